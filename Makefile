@@ -1,0 +1,42 @@
+# The README's commands. Each target bootstraps .venv on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_JSON ?= bench-results.json
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test demo bench diagrams lint dot clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+# The Graphviz `dot` binary renders the diagrams; install it when it is missing.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+		echo "installing Graphviz (dot) with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check lifecycle adapters tests bench
+	$(BIN)/mypy --strict lifecycle adapters
+
+test: $(STAMP) dot lint
+	$(BIN)/pytest
+
+demo: $(STAMP) dot
+	$(BIN)/lifecycle diagram --out diagrams
+	$(BIN)/lifecycle demo
+
+bench: $(STAMP)
+	BENCH_JSON=$(BENCH_JSON) $(BIN)/python bench/run.py
+
+diagrams: $(STAMP) dot
+	$(BIN)/lifecycle diagram --out diagrams
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

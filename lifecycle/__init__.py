@@ -1,0 +1,1 @@
+"""Order lifecycle tracking as explicit finite-state machines."""

@@ -1,0 +1,75 @@
+"""Remote inconsistencies: recorded, counted and logged, never raised.
+
+An exchange message that is illegal for its order's state, a fill for an order
+nobody knows, an overfill: none of these is the caller's fault, so the engine
+records an :class:`Anomaly`, keeps running and asks the exchange for the truth.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["Anomaly", "AnomalyKind", "AnomalyLog"]
+
+log = logging.getLogger("lifecycle.anomalies")
+
+
+class AnomalyKind(enum.Enum):
+    """The kinds of remote inconsistency."""
+
+    #: An exchange event that the table does not allow in the order's state.
+    ILLEGAL_EVENT = "illegal_event"
+    #: An exchange event (not a fill) for an order we do not know.
+    UNKNOWN_ORDER = "unknown_order"
+    #: A fill for an order we do not know (the position still moved).
+    UNKNOWN_FILL = "unknown_fill"
+    #: Fills adding up to more than the order's size.
+    OVERFILL = "overfill"
+    #: The exchange reported an oid that contradicts the one we hold.
+    OID_CONFLICT = "oid_conflict"
+    #: The exchange says filled, but we hold fills for less than the size.
+    FILLS_MISSING = "fills_missing"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Anomaly:
+    """One recorded inconsistency."""
+
+    kind: AnomalyKind
+    at: float
+    order_id: str | None
+    detail: str
+
+
+class AnomalyLog:
+    """The most recent anomalies (bounded) and a count of all of them by kind."""
+
+    __slots__ = ("_recent", "counts")
+
+    def __init__(self, maxlen: int = 1000) -> None:
+        self._recent: deque[Anomaly] = deque(maxlen=maxlen)
+        self.counts: Counter[AnomalyKind] = Counter()
+
+    def record(self, kind: AnomalyKind, at: float, order_id: str | None, detail: str) -> Anomaly:
+        """Record, count and log one anomaly; return it."""
+        anomaly = Anomaly(kind=kind, at=at, order_id=order_id, detail=detail)
+        self._recent.append(anomaly)
+        self.counts[kind] += 1
+        log.warning(
+            "anomaly %s order=%s: %s",
+            kind.value,
+            order_id,
+            detail,
+            extra={"anomaly": kind.value, "order_id": order_id, "at": at},
+        )
+        return anomaly
+
+    def __iter__(self) -> Iterator[Anomaly]:
+        return iter(self._recent)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())

@@ -1,0 +1,303 @@
+"""The engine: events in, commands out, time as an argument.
+
+Theory of operation
+-------------------
+The engine is a sans-I/O facade in the manner of h11's ``Connection``. A driver
+feeds it exchange facts with :meth:`Engine.handle`, wakes it at
+:meth:`Engine.next_deadline` with :meth:`Engine.on_timer`, asks it for orders
+with :meth:`Engine.place` / :meth:`Engine.cancel` / :meth:`Engine.modify`, and
+drains what must be sent with :meth:`Engine.commands_to_send`. It never reads a
+clock, sleeps or performs I/O.
+
+For every event it resolves the order (cloid first, then oid), decides the
+trigger in plain Python (partial or complete fill? cancel ack, exchange cancel
+or the old leg of a modify?) and fires it through the machine, the only place
+state changes. Then it does what the new state needs: bind an oid and finalize
+a LIVE order, arm the state's timer, evict a tombstone.
+
+Split by fault: the caller's misuse (cancel an order that cannot be cancelled)
+raises :class:`~lifecycle.errors.IllegalTransition`; an exchange message that
+is illegal for its order's state is remote, so it is recorded as an anomaly,
+not applied, and a status query is sent to learn the truth.
+
+Fills move the position exactly once per trade id, known order or not
+(:class:`~lifecycle.ledger.FillLedger`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from lifecycle.anomalies import AnomalyKind, AnomalyLog
+from lifecycle.commands import (
+    CancelOrder,
+    Command,
+    FetchOpenOrders,
+    ModifyOrder,
+    PlaceOrder,
+    QueryOrderStatus,
+)
+from lifecycle.config import LifecycleConfig
+from lifecycle.errors import IllegalTransition, TimeWentBackwards
+from lifecycle.ids import Cloid, CloidFactory, Oid
+from lifecycle.interpret import Interpreter
+from lifecycle.ledger import FillLedger
+from lifecycle.machine import OrderMachine
+from lifecycle.order import Order, Side
+from lifecycle.registry import OrderRegistry
+from lifecycle.states import OrderState, Trigger
+from lifecycle.timers import StateTimers
+
+__all__ = ["Engine"]
+
+log = logging.getLogger("lifecycle.engine")
+
+S = OrderState
+T = Trigger
+
+
+class Engine:
+    """Tracks every order of one account and market as a state machine.
+
+    Args:
+        config: Durations and policies; the defaults of ``config.yaml`` if None.
+        cloids: Makes client order ids; by default a factory on
+            ``config.orders.namespace`` with run id 0.
+        verify: Fire every trigger through the ``transitions`` machine of record
+            as well, raising on any disagreement with the table (tests).
+    """
+
+    def __init__(
+        self,
+        config: LifecycleConfig | None = None,
+        *,
+        cloids: CloidFactory | None = None,
+        verify: bool = False,
+    ) -> None:
+        self.config = config if config is not None else LifecycleConfig()
+        orders = self.config.orders
+        self.cloids = cloids if cloids is not None else CloidFactory(orders.namespace)
+        self.machine = OrderMachine(history_limit=orders.history_limit, verify=verify)
+        self.registry = OrderRegistry()
+        self.ledger = FillLedger(orders.fill_dedup_capacity)
+        self.anomalies = AnomalyLog()
+        self.timers = StateTimers(
+            {
+                S.FINALIZED_PROTECTED: orders.protection_s,
+                S.EXPECTED: orders.expected_ttl_s,
+                S.CANCELLING: orders.cancel_timeout_s,
+                S.ORPHAN_CANDIDATE: orders.orphan_grace_s,
+                S.GONE: orders.tombstone_s,
+            }
+        )
+        self._outbox: list[Command] = []
+        self._queried: set[int] = set()
+        self._sync_requested = False
+        self._now = float("-inf")
+        self._interpreter = Interpreter(self)
+        self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
+            S.FINALIZED_PROTECTED: self._protection_elapsed,
+            S.EXPECTED: self._query_and_rearm,
+            S.CANCELLING: self._query_and_rearm,
+            S.ORPHAN_CANDIDATE: self._grace_elapsed,
+            S.GONE: self._evict,
+        }
+
+    # --- reading ---------------------------------------------------------------------
+
+    @property
+    def position(self) -> Decimal:
+        """Signed position from every distinct fill (buys positive)."""
+        return self.ledger.position
+
+    @property
+    def now(self) -> float:
+        """The latest time the engine was given."""
+        return self._now
+
+    def order(self, key: Cloid | Oid) -> Order:
+        """Return the order named by a cloid or an oid (a tombstone included).
+
+        Raises:
+            UnknownOrder: No such order (never known, or evicted).
+        """
+        return self.registry.get(key)
+
+    def counters(self) -> dict[str, int]:
+        """Counters for metrics: orders by state, fills, duplicates, anomalies by kind."""
+        counts: dict[str, int] = {f"orders_{s.value}": 0 for s in OrderState}
+        for o in self.registry:
+            counts[f"orders_{o.state.value}"] += 1
+        counts["fills"] = self.ledger.fills
+        counts["duplicate_fills"] = self.ledger.duplicates
+        for kind in AnomalyKind:
+            counts[f"anomaly_{kind.value}"] = self.anomalies.counts[kind]
+        return counts
+
+    # --- local requests ----------------------------------------------------------------
+
+    def place(
+        self, side: Side, price: Decimal, size: Decimal, now: float, *, cloid: Cloid | None = None
+    ) -> Order:
+        """Create an order in PENDING and queue its placement.
+
+        The order moves to EXPECTED when the placement is drained with
+        :meth:`commands_to_send` (drained commands count as sent).
+        """
+        self._advance(now)
+        order = Order(
+            cloid=cloid if cloid is not None else self.cloids.next(),
+            side=side,
+            price=price,
+            size=size,
+            now=now,
+        )
+        self.registry.add(order)
+        self._outbox.append(
+            PlaceOrder(cloid=order.cloid, side=side, price=price, size=size)  # type: ignore[arg-type]
+        )
+        return order
+
+    def cancel(self, key: Cloid | Oid, now: float) -> Order:
+        """Ask for an order to be cancelled.
+
+        A PENDING order is abandoned at once (its placement is never sent) and
+        ends GONE(never_placed); any other order moves to CANCELLING and a
+        cancel is queued, by oid when known, else by cloid.
+
+        Raises:
+            UnknownOrder: No such order.
+            IllegalTransition: The order cannot be cancelled in its state.
+        """
+        self._advance(now)
+        order = self.registry.get(key)
+        if order.state is S.PENDING:
+            self.move(order, T.ABANDON, now)
+            return order
+        self.move(order, T.CANCEL_REQUEST, now)
+        self._outbox.append(CancelOrder(cloid=order.cloid, oid=order.oid))
+        return order
+
+    def modify(self, key: Cloid | Oid, price: Decimal, size: Decimal, now: float) -> Order:
+        """Ask for an order's price and size to change; queue the modify.
+
+        Raises:
+            UnknownOrder: No such order.
+            IllegalTransition: The order cannot be modified in its state.
+        """
+        self._advance(now)
+        order = self.registry.get(key)
+        if order.oid is None:
+            raise IllegalTransition(order.label, order.state, T.MODIFY_REQUEST)
+        self.move(order, T.MODIFY_REQUEST, now)
+        self._outbox.append(ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size))
+        return order
+
+    # --- driving ---------------------------------------------------------------------
+
+    def handle(self, event: Any, now: float) -> None:
+        """Apply one exchange event (see :mod:`lifecycle.events`).
+
+        Never raises for remote inconsistencies: those become anomalies.
+
+        Raises:
+            TypeError: ``event`` is not an exchange event.
+            TimeWentBackwards: ``now`` is earlier than a previous ``now``.
+        """
+        self._advance(now)
+        self._interpreter.dispatch(event, now)
+
+    def on_timer(self, now: float) -> None:
+        """Run every timer due at or before ``now``."""
+        self._advance(now)
+        actions = self._timer_actions
+        for state, order in self.timers.due(now):
+            actions[state](order, now)
+
+    def next_deadline(self) -> float | None:
+        """Return when :meth:`on_timer` should next be called, or None."""
+        return self.timers.next_deadline()
+
+    def commands_to_send(self) -> list[Command]:
+        """Drain the outbox. Drained placements count as sent (PENDING -> EXPECTED).
+
+        Placements of orders abandoned before the drain are dropped.
+        """
+        out, self._outbox = self._outbox, []
+        self._queried.clear()
+        self._sync_requested = False
+        sent: list[Command] = []
+        now = self._now
+        for command in out:
+            if type(command) is PlaceOrder:
+                order = self.registry.by_cloid(command.cloid)
+                if order is None or order.state is not S.PENDING:
+                    continue
+                self.move(order, T.SUBMIT, now)
+            sent.append(command)
+        return sent
+
+    # --- internals shared with the interpreter ----------------------------------------
+
+    def move(self, order: Order, trigger: Trigger, now: float) -> OrderState:
+        """Fire ``trigger`` and start the new state's timer (raises if illegal)."""
+        source = order.state
+        dest = self.machine.fire(order, trigger, now)
+        if dest is not source:
+            self.timers.arm(order, now)
+        return dest
+
+    def move_remote(self, order: Order, trigger: Trigger, now: float) -> bool:
+        """Fire a trigger caused by an exchange message.
+
+        An illegal one is recorded as an anomaly and answered with a status
+        query instead of being raised. Returns whether it fired.
+        """
+        try:
+            self.move(order, trigger, now)
+        except IllegalTransition as exc:
+            self.anomalies.record(AnomalyKind.ILLEGAL_EVENT, now, order.label, str(exc))
+            self.query(order)
+            return False
+        return True
+
+    def query(self, order: Order) -> None:
+        """Queue one status query for ``order`` (at most one per drain)."""
+        if id(order) not in self._queried:
+            self._queried.add(id(order))
+            self._outbox.append(QueryOrderStatus(cloid=order.cloid, oid=order.oid))
+
+    def request_sync(self, reason: str) -> None:
+        """Queue one open-orders snapshot request (at most one per drain)."""
+        if not self._sync_requested:
+            self._sync_requested = True
+            self._outbox.append(FetchOpenOrders(reason=reason))
+
+    def send(self, command: Command) -> None:
+        """Queue a command without any transition (re-sends, follow-ups)."""
+        self._outbox.append(command)
+
+    def _advance(self, now: float) -> None:
+        if now < self._now:
+            raise TimeWentBackwards(f"now={now} is earlier than the previous now={self._now}")
+        self._now = now
+
+    # --- timer actions ---------------------------------------------------------------
+
+    def _protection_elapsed(self, order: Order, now: float) -> None:
+        self.move(order, T.PROTECTION_ELAPSED, now)
+
+    def _query_and_rearm(self, order: Order, now: float) -> None:
+        # An EXPECTED or CANCELLING order past its timeout is never ended on
+        # the timeout alone: ask the exchange and wait for its answer.
+        self.query(order)
+        self.timers.rearm(order, now)
+
+    def _grace_elapsed(self, order: Order, now: float) -> None:
+        self.move(order, T.GRACE_ELAPSED, now)
+
+    def _evict(self, order: Order, now: float) -> None:
+        self.registry.remove(order)

@@ -1,0 +1,255 @@
+"""Exchange events to triggers: the decisions made in plain Python before firing.
+
+Each handler resolves the event's order (cloid first, then oid), works out
+which fact the event states for that order in its current state, and fires the
+matching trigger through the engine. Whether the trigger is legal is not
+decided here: the table decides, and an illegal remote trigger becomes an
+anomaly in :meth:`lifecycle.engine.Engine.move_remote`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lifecycle.anomalies import AnomalyKind
+from lifecycle.commands import CancelOrder
+from lifecycle.events import (
+    CancelRejected,
+    ModifyRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderModified,
+    OrderRejected,
+    OrderStatusReport,
+    OrphanSeen,
+    OrphanVanished,
+    StatusOutcome,
+)
+from lifecycle.ids import Oid
+from lifecycle.order import Fill, Order
+from lifecycle.states import OrderState, Trigger
+
+if TYPE_CHECKING:
+    from lifecycle.engine import Engine
+
+__all__ = ["Interpreter"]
+
+S = OrderState
+T = Trigger
+
+
+class Interpreter:
+    """Turns each exchange event into the trigger it means for its order."""
+
+    __slots__ = ("_anomaly", "_engine", "_find", "_handlers")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._find = engine.registry.find
+        self._anomaly = engine.anomalies.record
+        self._handlers: dict[type, Callable[[Any, float], None]] = {
+            OrderAccepted: self.accepted,
+            OrderRejected: self.rejected,
+            OrderFilled: self.filled,
+            OrderCanceled: self.canceled,
+            CancelRejected: self.cancel_rejected,
+            OrderModified: self.modified,
+            ModifyRejected: self.modify_rejected,
+            OrderStatusReport: self.status_report,
+            OrphanSeen: self.orphan_seen,
+            OrphanVanished: self.orphan_vanished,
+        }
+
+    def dispatch(self, event: object, now: float) -> None:
+        """Route ``event`` to its handler.
+
+        Raises:
+            TypeError: ``event`` is not one of the exchange events.
+        """
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"not an exchange event: {event!r}")
+        handler(event, now)
+
+    def _resolve(self, event: Any, now: float) -> Order | None:
+        order = self._find(event.cloid, event.oid)
+        if order is None:
+            self._anomaly(
+                AnomalyKind.UNKNOWN_ORDER, now, event.cloid or f"oid:{event.oid}",
+                f"{type(event).__name__} for an order we do not know",
+            )
+            self._engine.request_sync("unknown order")
+        return order
+
+    def _bind(self, order: Order, oid: Oid | None, now: float) -> bool:
+        """Bind ``oid`` to an order that has none; refuse a contradicting one."""
+        if oid is None or order.knows_oid(oid):
+            return True
+        if order.oid is None:
+            self._engine.registry.bind_oid(order, oid)
+            return True
+        self._anomaly(
+            AnomalyKind.OID_CONFLICT, now, order.label,
+            f"exchange reported oid {oid}, the order has {order.oid}",
+        )
+        self._engine.query(order)
+        return False
+
+    def _after_live(self, order: Order, now: float) -> None:
+        # LIVE means the oid is known: it is bound, so protection starts at once.
+        if order.state is S.LIVE:
+            self._engine.move(order, T.FINALIZE, now)
+
+    # --- handlers ----------------------------------------------------------------------
+
+    def accepted(self, event: OrderAccepted, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is None:
+            return
+        if order.state is S.MODIFYING and not order.knows_oid(event.oid):
+            # The `open` of the cancel-replace's new oid: the modify took effect.
+            self._engine.registry.bind_oid(order, event.oid)
+            self._engine.move_remote(order, T.MODIFY_ACK, now)
+            return
+        if self._bind(order, event.oid, now) and self._engine.move_remote(order, T.ACCEPT, now):
+            self._after_live(order, now)
+
+    def rejected(self, event: OrderRejected, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is not None and self._engine.move_remote(order, T.REJECT, now):
+            order.status = event.status
+
+    def filled(self, event: OrderFilled, now: float) -> None:
+        engine = self._engine
+        order = self._find(event.cloid, event.oid)
+        if order is not None and order._fills is not None and event.tid in order._fills:
+            engine.ledger.count_duplicate()  # repeat older than the global window
+            return
+        if not engine.ledger.apply(event.tid, event.side, event.size):
+            return
+        if order is None:
+            self._anomaly(
+                AnomalyKind.UNKNOWN_FILL, now, event.cloid or f"oid:{event.oid}",
+                f"fill {event.tid} of {event.size} for an order we do not know",
+            )
+            engine.request_sync("fill for an unknown order")
+            return
+        if order.state is S.EXPECTED:
+            self._bind(order, event.oid, now)  # fill before ack carries the oid
+        order.add_fill(
+            Fill(tid=event.tid, price=event.price, size=event.size, at=now)
+        )
+        if order.filled > order.size:
+            self._anomaly(
+                AnomalyKind.OVERFILL, now, order.label,
+                f"filled {order.filled} of size {order.size}",
+            )
+        if order.state is S.GONE:
+            trigger = T.LATE_FILL
+        elif order.filled >= order.size:
+            trigger = T.FILL_COMPLETE
+        else:
+            trigger = T.FILL_PARTIAL
+        if engine.move_remote(order, trigger, now):
+            self._after_live(order, now)
+
+    def canceled(self, event: OrderCanceled, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is None:
+            return
+        state = order.state
+        if event.oid is not None and event.oid != order.oid and event.oid in order.prior_oids:
+            trigger = T.SUPERSEDED  # the old oid of a modify that already took effect
+        elif event.exchange_initiated:
+            trigger = T.EXCHANGE_CANCELED
+        elif state is S.MODIFYING:
+            trigger = T.SUPERSEDED  # the cancel leg of the cancel-replace in flight
+        elif state is S.CANCELLING or state is S.GONE:
+            trigger = T.CANCEL_ACK
+        else:
+            trigger = T.EXCHANGE_CANCELED  # a cancel we did not ask for
+        if self._engine.move_remote(order, trigger, now) and state is not S.GONE:
+            if order.state is S.GONE:
+                order.status = event.status
+
+    def cancel_rejected(self, event: CancelRejected, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is None:
+            return
+        trigger = T.CANCEL_GONE if event.order_gone else T.CANCEL_FAILED
+        if self._engine.move_remote(order, trigger, now) and trigger is T.CANCEL_GONE:
+            self._engine.query(order)  # learn whether it filled or was canceled
+
+    def modified(self, event: OrderModified, now: float) -> None:
+        order = self._find(event.cloid, event.old_oid) or self._resolve(event, now)
+        if order is None:
+            return
+        if order.state is not S.MODIFYING and order.state is not S.CANCELLING:
+            self._engine.move_remote(order, T.MODIFY_ACK, now)  # illegal: anomaly
+            return
+        if not order.knows_oid(event.oid):
+            self._engine.registry.bind_oid(order, event.oid)
+        order.price, order.size = event.price, event.size
+        if self._engine.move_remote(order, T.MODIFY_ACK, now) and order.state is S.CANCELLING:
+            # The cancel may have named the old oid: cancel the new one too.
+            self._engine.send(CancelOrder(cloid=order.cloid, oid=order.oid))
+
+    def modify_rejected(self, event: ModifyRejected, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is None:
+            return
+        trigger = T.MODIFY_GONE if event.order_gone else T.MODIFY_REJECTED
+        if self._engine.move_remote(order, trigger, now) and trigger is T.MODIFY_GONE:
+            self._engine.query(order)
+
+    def status_report(self, event: OrderStatusReport, now: float) -> None:
+        order = self._resolve(event, now)
+        if order is None:
+            return
+        engine = self._engine
+        state, outcome = order.state, event.outcome
+        if outcome is StatusOutcome.OPEN:
+            if event.oid is not None and (state is S.EXPECTED or state is S.MODIFYING):
+                self.accepted(OrderAccepted(cloid=order.cloid, oid=event.oid), now)
+            return  # alive, as we believed
+        if state is S.GONE:
+            return  # already ended; the tombstone keeps its first reason
+        if outcome is StatusOutcome.FILLED:
+            if order.filled < order.size:
+                self._anomaly(
+                    AnomalyKind.FILLS_MISSING, now, order.label,
+                    f"exchange says filled; fills seen for {order.filled} of {order.size}",
+                )
+            trigger = T.FILL_COMPLETE
+        elif outcome is StatusOutcome.CANCELED:
+            trigger = T.CANCEL_ACK if state is S.CANCELLING else T.EXCHANGE_CANCELED
+        elif outcome is StatusOutcome.REJECTED:
+            trigger = T.REJECT
+        else:  # NOT_FOUND
+            if state is S.EXPECTED and now - order.state_since < engine.config.orders.expected_ttl_s:
+                return  # the request may not have reached the exchange yet
+            trigger = T.CONFIRM_ABSENT
+        if engine.move_remote(order, trigger, now) and event.status:
+            order.status = event.status
+
+    def orphan_seen(self, event: OrphanSeen, now: float) -> None:
+        order = self._find(event.cloid, event.oid)
+        if order is None:
+            order = Order(
+                cloid=event.cloid, oid=event.oid, side=event.side, price=event.price,
+                size=event.size, now=now, state=S.ORPHAN_CANDIDATE,
+            )
+            self._engine.registry.add(order)
+            self._engine.timers.arm(order, now)
+            return
+        self._engine.move_remote(order, T.ORPHAN_SEEN, now)
+
+    def orphan_vanished(self, event: OrphanVanished, now: float) -> None:
+        order = self._find(None, event.oid)
+        if order is None:
+            return  # already dropped
+        if self._engine.move_remote(order, T.ORPHAN_VANISHED, now):
+            # Dropped at once, not tombstoned: if it reappears, its grace restarts.
+            self._engine.registry.remove(order)

@@ -1,0 +1,184 @@
+"""One order: identity, terms, fills, state and a bounded history.
+
+An :class:`Order` is plain data. Its ``state`` is written only by
+:meth:`lifecycle.machine.OrderMachine.fire`; everything else here records facts
+(fills by trade id, the oids the exchange gave it) without deciding legality.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+from lifecycle.ids import Cloid, Oid, Tid
+from lifecycle.states import GoneReason, OrderState, Trigger
+
+__all__ = ["Fill", "Order", "Side", "TransitionRecord"]
+
+_ZERO = Decimal(0)
+
+
+class Side(enum.Enum):
+    """Order side. ``sign`` is +1 for buys and -1 for sells."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: the direction a fill moves the position."""
+        return 1 if self is Side.BUY else -1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fill:
+    """One execution against an order, keyed by its trade id."""
+
+    tid: Tid
+    price: Decimal
+    size: Decimal
+    at: float
+
+
+class TransitionRecord(NamedTuple):
+    """One fired transition of an order's history."""
+
+    at: float
+    source: OrderState
+    trigger: Trigger
+    dest: OrderState
+
+
+class Order:
+    """An order tracked by the engine.
+
+    Attributes:
+        cloid: Our client order id; None for exchange orders without one.
+        oid: The exchange order id currently naming the order, once known.
+        prior_oids: Oids a modify replaced; they still resolve to this order.
+        side: Buy or sell.
+        price: Limit price (the current one, after modifies).
+        size: Original size (the current one, after modifies).
+        filled: Sum of the sizes of distinct fills.
+        state: Current state; written only by the machine.
+        reason: Why the order is GONE; None before.
+        status: The exchange's own status word when it ended (``marginCanceled``...).
+        created_at: When the order was created or discovered.
+        state_since: When it entered its current state (reflexive moves keep it).
+    """
+
+    __slots__ = (
+        "_fills",
+        "_history",
+        "_history_origin",
+        "cloid",
+        "created_at",
+        "filled",
+        "oid",
+        "price",
+        "prior_oids",
+        "reason",
+        "side",
+        "size",
+        "state",
+        "state_since",
+        "status",
+    )
+
+    def __init__(
+        self,
+        *,
+        cloid: Cloid | None,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        now: float,
+        oid: Oid | None = None,
+        state: OrderState = OrderState.PENDING,
+    ) -> None:
+        if size <= 0:
+            raise ValueError(f"order size must be > 0, got {size}")
+        if price <= 0:
+            raise ValueError(f"order price must be > 0, got {price}")
+        if cloid is None and oid is None:
+            raise ValueError("an order needs a cloid or an oid")
+        if state is not OrderState.PENDING and state is not OrderState.ORPHAN_CANDIDATE:
+            raise ValueError(f"orders start in pending or orphan_candidate, not {state.value}")
+        self.cloid = cloid
+        self.oid = oid
+        self.prior_oids: tuple[Oid, ...] = ()
+        self.side = side
+        self.price = price
+        self.size = size
+        self.filled = _ZERO
+        self.state = state
+        self.reason: GoneReason | None = None
+        self.status: str | None = None
+        self.created_at = now
+        self.state_since = now
+        self._fills: dict[Tid, Fill] | None = None
+        # Flat [at, trigger, dest, at, trigger, dest, ...]: a third of the memory
+        # of one tuple per record. The source of each record is the previous
+        # dest, or _history_origin for the first one kept.
+        self._history: list[object] = []
+        self._history_origin = state
+
+    @property
+    def label(self) -> str:
+        """How errors and logs name the order: its cloid, else ``oid:<n>``."""
+        return self.cloid if self.cloid is not None else f"oid:{self.oid}"
+
+    @property
+    def remaining(self) -> Decimal:
+        """Size not filled yet (never negative, even after an overfill)."""
+        rest = self.size - self.filled
+        return rest if rest > 0 else _ZERO
+
+    @property
+    def fills(self) -> Mapping[Tid, Fill]:
+        """Fills by trade id, in arrival order."""
+        return self._fills if self._fills is not None else {}
+
+    @property
+    def history(self) -> tuple[TransitionRecord, ...]:
+        """The most recent transitions, oldest first (bounded by the machine)."""
+        h = self._history
+        records = []
+        source = self._history_origin
+        for i in range(0, len(h), 3):
+            at, trigger, dest = h[i], h[i + 1], h[i + 2]
+            assert isinstance(at, float | int)
+            assert isinstance(trigger, Trigger)
+            assert isinstance(dest, OrderState)
+            records.append(TransitionRecord(float(at), source, trigger, dest))
+            source = dest
+        return tuple(records)
+
+    def add_fill(self, fill: Fill) -> bool:
+        """Record ``fill`` unless its trade id was already recorded.
+
+        Returns:
+            True if the fill is new (``filled`` grew), False for a repeated trade id.
+        """
+        fills = self._fills
+        if fills is None:
+            self._fills = {fill.tid: fill}
+        elif fill.tid in fills:
+            return False
+        else:
+            fills[fill.tid] = fill
+        self.filled += fill.size
+        return True
+
+    def knows_oid(self, oid: Oid) -> bool:
+        """Return whether ``oid`` names this order now or named it before a modify."""
+        return oid == self.oid or oid in self.prior_oids
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.label}, {self.side.value} {self.size}@{self.price}, "
+            f"{self.state.value}, filled={self.filled})"
+        )

@@ -1,0 +1,132 @@
+"""The book of record: every order we know, indexed by cloid and by oid.
+
+Orders are looked up by cloid first (canonical form, see :class:`~lifecycle.ids.Cloid`),
+then by oid. A modify that returns a new oid rebinds the order: the new oid is
+indexed and the old one keeps resolving to the same order, so late messages
+about the old oid still land. GONE orders stay as tombstones until the engine
+evicts them (after ``tombstone_s``), so late fills find their order.
+The registry decides nothing about legality and never changes an order's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+
+from lifecycle.errors import UnknownOrder
+from lifecycle.ids import Cloid, Oid
+from lifecycle.order import Order, Side
+from lifecycle.states import OrderState
+
+__all__ = ["OrderRegistry"]
+
+
+class OrderRegistry:
+    """Orders by cloid and by oid, with rebinding and tombstones."""
+
+    __slots__ = ("_by_cloid", "_by_oid", "_orders")
+
+    def __init__(self) -> None:
+        self._orders: dict[int, Order] = {}
+        self._by_cloid: dict[Cloid, Order] = {}
+        self._by_oid: dict[Oid, Order] = {}
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(list(self._orders.values()))
+
+    def __contains__(self, order: object) -> bool:
+        return id(order) in self._orders
+
+    def add(self, order: Order) -> None:
+        """Register ``order`` under its cloid and oid.
+
+        Raises:
+            ValueError: Its cloid or oid already names another order.
+        """
+        by_cloid, by_oid = self._by_cloid, self._by_oid
+        cloid, oid = order.cloid, order.oid
+        if cloid is not None and cloid in by_cloid:
+            raise ValueError(f"cloid {cloid} is already registered")
+        if oid is not None and oid in by_oid:
+            raise ValueError(f"oid {oid} is already registered")
+        self._orders[id(order)] = order
+        if cloid is not None:
+            by_cloid[cloid] = order
+        if oid is not None:
+            by_oid[oid] = order
+
+    def bind_oid(self, order: Order, oid: Oid) -> bool:
+        """Make ``oid`` name ``order``; a previous oid keeps resolving to it.
+
+        Returns:
+            True if the binding changed, False if ``oid`` already named the order.
+
+        Raises:
+            ValueError: ``oid`` names a different order.
+        """
+        current = order.oid
+        if current == oid:
+            return False
+        other = self._by_oid.get(oid)
+        if other is not None and other is not order:
+            raise ValueError(f"oid {oid} already names {other.label}, not {order.label}")
+        if current is not None:
+            order.prior_oids += (current,)
+        order.oid = oid
+        self._by_oid[oid] = order
+        return True
+
+    def by_cloid(self, cloid: Cloid) -> Order | None:
+        """Return the order with this cloid, or None."""
+        return self._by_cloid.get(cloid)
+
+    def by_oid(self, oid: Oid) -> Order | None:
+        """Return the order this oid names (now or before a modify), or None."""
+        return self._by_oid.get(oid)
+
+    def find(self, cloid: Cloid | None, oid: Oid | None) -> Order | None:
+        """Resolve an exchange message's ids: cloid first, then oid."""
+        if cloid is not None:
+            order = self._by_cloid.get(cloid)
+            if order is not None:
+                return order
+        if oid is not None:
+            return self._by_oid.get(oid)
+        return None
+
+    def get(self, key: Cloid | Oid) -> Order:
+        """Return the order named by a cloid or an oid.
+
+        Raises:
+            UnknownOrder: No order has that id.
+        """
+        order = self._by_cloid.get(key) if isinstance(key, str) else self._by_oid.get(key)
+        if order is None:
+            raise UnknownOrder(key)
+        return order
+
+    def remove(self, order: Order) -> None:
+        """Forget ``order`` and every id that names it (tombstone eviction)."""
+        if self._orders.pop(id(order), None) is None:
+            return
+        if order.cloid is not None and self._by_cloid.get(order.cloid) is order:
+            del self._by_cloid[order.cloid]
+        for oid in (order.oid, *order.prior_oids):
+            if oid is not None and self._by_oid.get(oid) is order:
+                del self._by_oid[oid]
+
+    def select(
+        self, *, states: Collection[OrderState] | None = None, side: Side | None = None
+    ) -> list[Order]:
+        """Return the orders in ``states`` (all states if None) on ``side``, oldest first."""
+        return [
+            o
+            for o in self._orders.values()
+            if (states is None or o.state in states) and (side is None or o.side is side)
+        ]
+
+    def count(self, state: OrderState) -> int:
+        """Return how many orders are in ``state``."""
+        return sum(1 for o in self._orders.values() if o.state is state)

@@ -1,0 +1,75 @@
+"""Deadlines of timed states, in FIFO queues.
+
+Every timed state has one fixed duration (protection, EXPECTED TTL, cancel
+timeout, tombstone, orphan grace) and ``now`` never goes backwards, so the
+deadlines pushed for one state are already in order: a deque per state gives
+O(1) arming, expiry and :meth:`StateTimers.next_deadline`, whatever the number
+of live orders. Entries are never removed early; an entry whose order has
+left that state (or re-entered it later) is stale and skipped when reached.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+
+from lifecycle.order import Order
+from lifecycle.states import OrderState
+
+__all__ = ["StateTimers"]
+
+_Entry = tuple[float, float, Order]  # (deadline, order.state_since when armed, order)
+
+
+class StateTimers:
+    """One FIFO deadline queue per timed state.
+
+    Args:
+        durations: Seconds an order may stay in each timed state before its
+            timer is due.
+    """
+
+    __slots__ = ("_durations", "_queues")
+
+    def __init__(self, durations: Mapping[OrderState, float]) -> None:
+        self._durations = dict(durations)
+        self._queues: dict[OrderState, deque[_Entry]] = {s: deque() for s in durations}
+
+    def arm(self, order: Order, now: float) -> None:
+        """Start the timer of the order's current state, if that state is timed."""
+        queue = self._queues.get(order.state)
+        if queue is not None:
+            queue.append((now + self._durations[order.state], order.state_since, order))
+
+    def rearm(self, order: Order, now: float) -> None:
+        """Run the timer of the order's current state once more from ``now``."""
+        self.arm(order, now)
+
+    def next_deadline(self) -> float | None:
+        """Return the earliest pending deadline, or None."""
+        best: float | None = None
+        for state, queue in self._queues.items():
+            while queue:
+                deadline, since, order = queue[0]
+                if order.state is state and order.state_since == since:
+                    if best is None or deadline < best:
+                        best = deadline
+                    break
+                queue.popleft()  # stale: the order left the state
+        return best
+
+    def due(self, now: float) -> Iterator[tuple[OrderState, Order]]:
+        """Pop and yield ``(state, order)`` for every valid deadline <= ``now``.
+
+        Queues are visited in the order of the ``durations`` mapping; within a
+        queue, in deadline order.
+        """
+        for state, queue in self._queues.items():
+            while queue and queue[0][0] <= now:
+                _, since, order = queue.popleft()
+                if order.state is state and order.state_since == since:
+                    yield state, order
+
+    def pending(self) -> int:
+        """Return the number of queued entries, stale ones included."""
+        return sum(len(q) for q in self._queues.values())
