@@ -7,7 +7,7 @@ engine appends them to its outbox; the driver drains them with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from lifecycle._records import record
 from decimal import Decimal
 
 from lifecycle.ids import Cloid, Oid
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class PlaceOrder:
     """Place a limit order (post-only unless ``post_only`` is False)."""
 
@@ -35,7 +35,7 @@ class PlaceOrder:
     reduce_only: bool = False
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class CancelOrder:
     """Cancel by ``oid`` when known, else by ``cloid``."""
 
@@ -43,7 +43,7 @@ class CancelOrder:
     oid: Oid | None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class ModifyOrder:
     """Change an order's price and size (the exchange may answer with a new oid)."""
 
@@ -53,7 +53,7 @@ class ModifyOrder:
     size: Decimal
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class QueryOrderStatus:
     """Ask the exchange what became of an order (by cloid when we have one)."""
 
@@ -61,7 +61,7 @@ class QueryOrderStatus:
     oid: Oid | None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class FetchOpenOrders:
     """Ask for an open-orders snapshot (a safety sync on demand)."""
 

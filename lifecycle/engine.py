@@ -98,6 +98,9 @@ class Engine:
         self._sync_requested = False
         self._now = float("-inf")
         self._interpreter = Interpreter(self)
+        self._handlers = self._interpreter.handlers
+        self._fire = self.machine.fire
+        self._arm = self.timers.arm
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
@@ -207,8 +210,13 @@ class Engine:
             TypeError: ``event`` is not an exchange event.
             TimeWentBackwards: ``now`` is earlier than a previous ``now``.
         """
-        self._advance(now)
-        self._interpreter.dispatch(event, now)
+        if now < self._now:
+            self._advance(now)
+        self._now = now
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"not an exchange event: {event!r}")
+        handler(event, now)
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
@@ -245,9 +253,9 @@ class Engine:
     def move(self, order: Order, trigger: Trigger, now: float) -> OrderState:
         """Fire ``trigger`` and start the new state's timer (raises if illegal)."""
         source = order.state
-        dest = self.machine.fire(order, trigger, now)
+        dest = self._fire(order, trigger, now)
         if dest is not source:
-            self.timers.arm(order, now)
+            self._arm(order, now)
         return dest
 
     def move_remote(self, order: Order, trigger: Trigger, now: float) -> bool:

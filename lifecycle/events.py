@@ -9,7 +9,7 @@ exchange vocabulary; the exchange's own word is kept in ``status`` for reports.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from lifecycle._records import record
 from decimal import Decimal
 
 from lifecycle.ids import Cloid, Oid, Tid
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderAccepted:
     """The order rests on the book: a REST ``resting``, a ws ``open`` or a snapshot row."""
 
@@ -39,7 +39,7 @@ class OrderAccepted:
     oid: Oid
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderRejected:
     """The exchange refused the placement (``status``: ``tickRejected``, ...)."""
 
@@ -49,7 +49,7 @@ class OrderRejected:
     message: str = ""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderFilled:
     """One fill. ``tid`` is the trade id that de-duplicates it."""
 
@@ -61,7 +61,7 @@ class OrderFilled:
     size: Decimal
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderCanceled:
     """The order was canceled.
 
@@ -76,7 +76,7 @@ class OrderCanceled:
     exchange_initiated: bool = False
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class CancelRejected:
     """A cancel request was refused.
 
@@ -90,7 +90,7 @@ class CancelRejected:
     message: str = ""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderModified:
     """A modify succeeded; ``oid`` is the order's oid now (it may be new)."""
 
@@ -101,7 +101,7 @@ class OrderModified:
     size: Decimal
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class ModifyRejected:
     """A modify was refused; ``order_gone`` as for :class:`CancelRejected`
     ("Cannot modify canceled or filled order")."""
@@ -123,7 +123,7 @@ class StatusOutcome(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrderStatusReport:
     """The answer to a status query by cloid or oid."""
 
@@ -133,7 +133,7 @@ class OrderStatusReport:
     status: str = ""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrphanSeen:
     """The safety sync saw an exchange order that matches no cloid or oid we know."""
 
@@ -144,7 +144,7 @@ class OrphanSeen:
     size: Decimal
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class OrphanVanished:
     """An orphan is absent from a fresh snapshot."""
 

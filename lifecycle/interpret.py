@@ -43,13 +43,14 @@ T = Trigger
 class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
 
-    __slots__ = ("_anomaly", "_engine", "_find", "_handlers")
+    __slots__ = ("_anomaly", "_engine", "_find", "handlers")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._find = engine.registry.find
         self._anomaly = engine.anomalies.record
-        self._handlers: dict[type, Callable[[Any, float], None]] = {
+        #: The handler of each event type.
+        self.handlers: dict[type, Callable[[Any, float], None]] = {
             OrderAccepted: self.accepted,
             OrderRejected: self.rejected,
             OrderFilled: self.filled,
@@ -61,17 +62,6 @@ class Interpreter:
             OrphanSeen: self.orphan_seen,
             OrphanVanished: self.orphan_vanished,
         }
-
-    def dispatch(self, event: object, now: float) -> None:
-        """Route ``event`` to its handler.
-
-        Raises:
-            TypeError: ``event`` is not one of the exchange events.
-        """
-        handler = self._handlers.get(type(event))
-        if handler is None:
-            raise TypeError(f"not an exchange event: {event!r}")
-        handler(event, now)
 
     def _resolve(self, event: Any, now: float) -> Order | None:
         order = self._find(event.cloid, event.oid)

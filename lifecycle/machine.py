@@ -94,7 +94,8 @@ class OrderMachine:
             record and raise :class:`MachineDisagreement` if it disagrees.
     """
 
-    __slots__ = ("_rows", "history_limit", "observers", "record", "verify")
+    __slots__ = ("_checked", "_history_len", "_observers", "_rows", "history_limit", "record",
+                 "verify")
 
     def __init__(self, *, history_limit: int = 32, verify: bool = False) -> None:
         if history_limit < 1:
@@ -102,9 +103,26 @@ class OrderMachine:
         # A plain dict copy: lookups through the read-only proxy cost more.
         self._rows: dict[tuple[OrderState, Trigger], OrderState] = dict(TABLE)
         self.history_limit = history_limit
+        self._history_len = 3 * history_limit
         self.verify = verify
         self.record: Any = build_record_machine()
-        self.observers: list[TransitionObserver] = []
+        self._observers: list[TransitionObserver] = []
+        self._checked = verify
+
+    @property
+    def observers(self) -> tuple[TransitionObserver, ...]:
+        """The observers, in the order they were added."""
+        return tuple(self._observers)
+
+    def add_observer(self, observer: TransitionObserver) -> None:
+        """Pass every fired and refused trigger to ``observer`` from now on."""
+        self._observers.append(observer)
+        self._checked = True
+
+    def remove_observer(self, observer: TransitionObserver) -> None:
+        """Stop passing triggers to ``observer``."""
+        self._observers.remove(observer)
+        self._checked = self.verify or bool(self._observers)
 
     def fire(self, order: Order, trigger: Trigger, now: float) -> OrderState:
         """Move ``order`` by ``trigger`` and return its new state.
@@ -119,10 +137,29 @@ class OrderMachine:
         """
         source = order.state
         dest = self._rows.get((source, trigger))
+        if dest is None or self._checked:
+            return self._fire_checked(order, trigger, now, dest)
+        # The hot path: the row exists, no verification, no observers.
+        order.state = dest
+        if dest is not source:
+            order.state_since = now
+            if dest is _GONE:
+                order.reason = gone_reason(source, trigger)
+        history = order._history
+        history += (now, trigger, dest)
+        if len(history) > self._history_len:
+            order._history_origin = history[2]  # type: ignore[assignment]
+            del history[:3]
+        return dest
+
+    def _fire_checked(
+        self, order: Order, trigger: Trigger, now: float, dest: OrderState | None
+    ) -> OrderState:
+        source = order.state
         if self.verify:
             self._verify(order, trigger, dest)
         if dest is None:
-            for observer in self.observers:
+            for observer in self._observers:
                 observer.transition_refused(order, trigger, now)
             raise IllegalTransition(order.label, source, trigger)
         order.state = dest
@@ -132,10 +169,10 @@ class OrderMachine:
                 order.reason = gone_reason(source, trigger)
         history = order._history
         history += (now, trigger, dest)
-        if len(history) > 3 * self.history_limit:
+        if len(history) > self._history_len:
             order._history_origin = history[2]  # type: ignore[assignment]
             del history[:3]
-        for observer in self.observers:
+        for observer in self._observers:
             observer.transition_fired(order, source, trigger, dest, now)
         return dest
 

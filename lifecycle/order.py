@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from lifecycle._records import record
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -33,7 +33,7 @@ class Side(enum.Enum):
         return 1 if self is Side.BUY else -1
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Fill:
     """One execution against an order, keyed by its trade id."""
 
