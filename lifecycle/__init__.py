@@ -1,1 +1,135 @@
-"""Order lifecycle tracking as explicit finite-state machines."""
+"""Order lifecycle tracking for trading bots, as explicit finite-state machines.
+
+Every order is a state machine driven by exchange facts; local decisions can
+only ask (move an order into an asking state), and only exchange-proven facts
+end an order. The engine is sans-I/O: events in, commands out, time as an
+argument. See the README for an embedding example.
+"""
+
+from lifecycle.anomalies import Anomaly, AnomalyKind, AnomalyLog
+from lifecycle.clock import Clock, ManualClock, MonotonicClock
+from lifecycle.commands import (
+    CancelOrder,
+    Command,
+    FetchOpenOrders,
+    ModifyOrder,
+    PlaceOrder,
+    QueryOrderStatus,
+)
+from lifecycle.config import (
+    ConfigError,
+    ConfigProblem,
+    LifecycleConfig,
+    MarketConfig,
+    OrdersConfig,
+    OrphanPolicy,
+    ReconcilerConfig,
+    SyncConfig,
+    check_config,
+    load_config,
+    parse_config,
+)
+from lifecycle.engine import Engine
+from lifecycle.errors import (
+    IllegalTransition,
+    InvalidCloid,
+    LifecycleError,
+    TimeWentBackwards,
+    UnknownOrder,
+)
+from lifecycle.events import (
+    CancelRejected,
+    ExchangeEvent,
+    ModifyRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderModified,
+    OrderRejected,
+    OrderStatusReport,
+    OrphanSeen,
+    OrphanVanished,
+    StatusOutcome,
+)
+from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.machine import MachineDisagreement, OrderMachine, TransitionObserver
+from lifecycle.order import Fill, Order, Side, TransitionRecord
+from lifecycle.registry import OrderRegistry
+from lifecycle.states import (
+    DISCOVERED,
+    IN_FLIGHT,
+    OURS,
+    RESTING,
+    TERMINAL,
+    WORKING,
+    GoneReason,
+    OrderState,
+    Trigger,
+)
+from lifecycle.table import TABLE
+
+__all__ = (
+    "DISCOVERED",
+    "IN_FLIGHT",
+    "OURS",
+    "RESTING",
+    "TABLE",
+    "TERMINAL",
+    "WORKING",
+    "Anomaly",
+    "AnomalyKind",
+    "AnomalyLog",
+    "CancelOrder",
+    "CancelRejected",
+    "Clock",
+    "Cloid",
+    "CloidFactory",
+    "Command",
+    "ConfigError",
+    "ConfigProblem",
+    "Engine",
+    "ExchangeEvent",
+    "FetchOpenOrders",
+    "Fill",
+    "GoneReason",
+    "IllegalTransition",
+    "InvalidCloid",
+    "LifecycleConfig",
+    "LifecycleError",
+    "MachineDisagreement",
+    "ManualClock",
+    "MarketConfig",
+    "ModifyOrder",
+    "ModifyRejected",
+    "MonotonicClock",
+    "Oid",
+    "Order",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderFilled",
+    "OrderMachine",
+    "OrderModified",
+    "OrderRegistry",
+    "OrderRejected",
+    "OrderState",
+    "OrderStatusReport",
+    "OrdersConfig",
+    "OrphanPolicy",
+    "OrphanSeen",
+    "OrphanVanished",
+    "PlaceOrder",
+    "QueryOrderStatus",
+    "ReconcilerConfig",
+    "Side",
+    "StatusOutcome",
+    "SyncConfig",
+    "Tid",
+    "TimeWentBackwards",
+    "TransitionObserver",
+    "TransitionRecord",
+    "Trigger",
+    "UnknownOrder",
+    "check_config",
+    "load_config",
+    "parse_config",
+)

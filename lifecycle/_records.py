@@ -21,12 +21,12 @@ _C = TypeVar("_C", bound=type)
 @dataclass_transform(frozen_default=True, kw_only_default=True)
 def record(cls: _C) -> _C:
     """Make ``cls`` a frozen, keyword-only, slotted dataclass with a fast ``__init__``."""
-    cls = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)(cls)
-    fields = dataclasses.fields(cls)
+    made: Any = dataclasses.dataclass(frozen=True, kw_only=True, slots=True)(cls)
+    fields = dataclasses.fields(made)
     namespace: dict[str, Any] = {}
     params = []
     for f in fields:
-        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        namespace[f"_set_{f.name}"] = getattr(made, f.name).__set__
         if f.default is dataclasses.MISSING:
             params.append(f.name)
         else:
@@ -36,7 +36,7 @@ def record(cls: _C) -> _C:
     signature = f"self, *, {', '.join(params)}" if params else "self"
     exec(f"def __init__({signature}) -> None:\n{body}", namespace)
     init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
+    init.__qualname__ = f"{made.__qualname__}.__init__"
+    made.__init__ = init
+    result: _C = made
+    return result

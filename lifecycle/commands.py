@@ -7,9 +7,9 @@ engine appends them to its outbox; the driver drains them with
 
 from __future__ import annotations
 
-from lifecycle._records import record
 from decimal import Decimal
 
+from lifecycle._records import record
 from lifecycle.ids import Cloid, Oid
 from lifecycle.order import Side
 

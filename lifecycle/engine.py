@@ -41,7 +41,7 @@ from lifecycle.commands import (
     QueryOrderStatus,
 )
 from lifecycle.config import LifecycleConfig
-from lifecycle.errors import IllegalTransition, TimeWentBackwards
+from lifecycle.errors import IllegalTransition, TimeWentBackwards, UnknownOrder
 from lifecycle.ids import Cloid, CloidFactory, Oid
 from lifecycle.interpret import Interpreter
 from lifecycle.ledger import FillLedger
@@ -164,19 +164,23 @@ class Engine:
         )
         return order
 
-    def cancel(self, key: Cloid | Oid, now: float) -> Order:
+    def cancel(self, key: Order | Cloid | Oid, now: float) -> Order:
         """Ask for an order to be cancelled.
 
         A PENDING order is abandoned at once (its placement is never sent) and
         ends GONE(never_placed); any other order moves to CANCELLING and a
         cancel is queued, by oid when known, else by cloid.
 
+        Args:
+            key: The order, or its cloid or oid.
+            now: The current time.
+
         Raises:
             UnknownOrder: No such order.
             IllegalTransition: The order cannot be cancelled in its state.
         """
         self._advance(now)
-        order = self.registry.get(key)
+        order = self._local(key)
         if order.state is S.PENDING:
             self.move(order, T.ABANDON, now)
             return order
@@ -184,7 +188,9 @@ class Engine:
         self._outbox.append(CancelOrder(cloid=order.cloid, oid=order.oid))
         return order
 
-    def modify(self, key: Cloid | Oid, price: Decimal, size: Decimal, now: float) -> Order:
+    def modify(
+        self, key: Order | Cloid | Oid, price: Decimal, size: Decimal, now: float
+    ) -> Order:
         """Ask for an order's price and size to change; queue the modify.
 
         Raises:
@@ -192,7 +198,7 @@ class Engine:
             IllegalTransition: The order cannot be modified in its state.
         """
         self._advance(now)
-        order = self.registry.get(key)
+        order = self._local(key)
         if order.oid is None:
             raise IllegalTransition(order.label, order.state, T.MODIFY_REQUEST)
         self.move(order, T.MODIFY_REQUEST, now)
@@ -287,6 +293,13 @@ class Engine:
     def send(self, command: Command) -> None:
         """Queue a command without any transition (re-sends, follow-ups)."""
         self._outbox.append(command)
+
+    def _local(self, key: Order | Cloid | Oid) -> Order:
+        if isinstance(key, Order):
+            if key not in self.registry:
+                raise UnknownOrder(key.label)
+            return key
+        return self.registry.get(key)
 
     def _advance(self, now: float) -> None:
         if now < self._now:

@@ -9,9 +9,9 @@ exchange vocabulary; the exchange's own word is kept in ``status`` for reports.
 from __future__ import annotations
 
 import enum
-from lifecycle._records import record
 from decimal import Decimal
 
+from lifecycle._records import record
 from lifecycle.ids import Cloid, Oid, Tid
 from lifecycle.order import Side
 

@@ -95,14 +95,22 @@ class CloidFactory:
             raise ValueError("namespace must not be empty")
         if not 0 <= run_id < 2**32:
             raise ValueError(f"run_id must be in [0, 2**32), got {run_id}")
+        if not 0 <= start < 2**64:
+            raise ValueError(f"start must be in [0, 2**64), got {start}")
         self.namespace = namespace
         self.run_id = run_id
         self._prefix = "0x" + namespace_tag(namespace) + f"{run_id:08x}"
         self._counter = start
 
     def next(self) -> Cloid:
-        """Return the next cloid of this run."""
+        """Return the next cloid of this run.
+
+        Raises:
+            OverflowError: All 2**64 cloids of this run were made.
+        """
         n = self._counter
+        if n >= 2**64:
+            raise OverflowError(f"cloid counter exhausted for run {self.run_id}")
         self._counter = n + 1
         # Already canonical: skip re-validation on the hot path.
         return str.__new__(Cloid, f"{self._prefix}{n:016x}")

@@ -160,9 +160,9 @@ class Interpreter:
             trigger = T.CANCEL_ACK
         else:
             trigger = T.EXCHANGE_CANCELED  # a cancel we did not ask for
-        if self._engine.move_remote(order, trigger, now) and state is not S.GONE:
-            if order.state is S.GONE:
-                order.status = event.status
+        fired = self._engine.move_remote(order, trigger, now)
+        if fired and state is not S.GONE and order.state is S.GONE:
+            order.status = event.status
 
     def cancel_rejected(self, event: CancelRejected, now: float) -> None:
         order = self._resolve(event, now)
@@ -218,7 +218,8 @@ class Interpreter:
         elif outcome is StatusOutcome.REJECTED:
             trigger = T.REJECT
         else:  # NOT_FOUND
-            if state is S.EXPECTED and now - order.state_since < engine.config.orders.expected_ttl_s:
+            ttl = engine.config.orders.expected_ttl_s
+            if state is S.EXPECTED and now - order.state_since < ttl:
                 return  # the request may not have reached the exchange yet
             trigger = T.CONFIRM_ABSENT
         if engine.move_remote(order, trigger, now) and event.status:

@@ -143,6 +143,7 @@ class OrderMachine:
         order.state = dest
         if dest is not source:
             order.state_since = now
+            order._entries += 1
             if dest is _GONE:
                 order.reason = gone_reason(source, trigger)
         history = order._history
@@ -165,6 +166,7 @@ class OrderMachine:
         order.state = dest
         if dest is not source:
             order.state_since = now
+            order._entries += 1
             if dest is _GONE:
                 order.reason = gone_reason(source, trigger)
         history = order._history

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from lifecycle._records import record
 from decimal import Decimal
 from typing import NamedTuple
 
+from lifecycle._records import record
 from lifecycle.ids import Cloid, Oid, Tid
 from lifecycle.states import GoneReason, OrderState, Trigger
 
@@ -71,6 +71,7 @@ class Order:
     """
 
     __slots__ = (
+        "_entries",
         "_fills",
         "_history",
         "_history_origin",
@@ -114,17 +115,20 @@ class Order:
         self.price = price
         self.size = size
         self.filled = _ZERO
-        self.state = state
+        self.state: OrderState = state
         self.reason: GoneReason | None = None
         self.status: str | None = None
         self.created_at = now
         self.state_since = now
+        # Counts state entries (reflexive moves excluded), so a timer armed for
+        # one stay in a state is told apart from a later stay at the same time.
+        self._entries = 0
         self._fills: dict[Tid, Fill] | None = None
         # Flat [at, trigger, dest, at, trigger, dest, ...]: a third of the memory
         # of one tuple per record. The source of each record is the previous
         # dest, or _history_origin for the first one kept.
         self._history: list[object] = []
-        self._history_origin = state
+        self._history_origin: OrderState = state
 
     @property
     def label(self) -> str:

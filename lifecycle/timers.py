@@ -5,7 +5,8 @@ timeout, tombstone, orphan grace) and ``now`` never goes backwards, so the
 deadlines pushed for one state are already in order: a deque per state gives
 O(1) arming, expiry and :meth:`StateTimers.next_deadline`, whatever the number
 of live orders. Entries are never removed early; an entry whose order has
-left that state (or re-entered it later) is stale and skipped when reached.
+left that state (or left and re-entered it, even at the same instant) is
+stale and skipped when reached.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lifecycle.states import OrderState
 
 __all__ = ["StateTimers"]
 
-_Entry = tuple[float, float, Order]  # (deadline, order.state_since when armed, order)
+_Entry = tuple[float, int, Order]  # (deadline, order._entries when armed, order)
 
 
 class StateTimers:
@@ -39,7 +40,7 @@ class StateTimers:
         """Start the timer of the order's current state, if that state is timed."""
         queue = self._queues.get(order.state)
         if queue is not None:
-            queue.append((now + self._durations[order.state], order.state_since, order))
+            queue.append((now + self._durations[order.state], order._entries, order))
 
     def rearm(self, order: Order, now: float) -> None:
         """Run the timer of the order's current state once more from ``now``."""
@@ -50,8 +51,8 @@ class StateTimers:
         best: float | None = None
         for state, queue in self._queues.items():
             while queue:
-                deadline, since, order = queue[0]
-                if order.state is state and order.state_since == since:
+                deadline, entry, order = queue[0]
+                if order.state is state and order._entries == entry:
                     if best is None or deadline < best:
                         best = deadline
                     break
@@ -66,8 +67,8 @@ class StateTimers:
         """
         for state, queue in self._queues.items():
             while queue and queue[0][0] <= now:
-                _, since, order = queue.popleft()
-                if order.state is state and order.state_since == since:
+                _, entry, order = queue.popleft()
+                if order.state is state and order._entries == entry:
                     yield state, order
 
     def pending(self) -> int:
