@@ -1,0 +1,81 @@
+"""The public API is explicit, and the core keeps its import boundaries."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import lifecycle
+
+CORE = Path(lifecycle.__file__).parent
+FORBIDDEN = ("anyio", "httpx", "websockets", "lifecycle.adapters", "adapters")
+# Modules allowed to touch I/O or clocks; none exists in the core yet but these.
+CLOCK_READERS = {"clock.py", "runtime.py"}
+
+
+def test_all_matches_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(lifecycle).items()
+        if not name.startswith("_") and not isinstance(value, type(lifecycle))
+    }
+    assert set(lifecycle.__all__) == public
+    assert len(lifecycle.__all__) == len(set(lifecycle.__all__))
+
+
+def test_every_public_name_is_documented() -> None:
+    for name in lifecycle.__all__:
+        value = getattr(lifecycle, name)
+        if callable(value) and not isinstance(value, type(lifecycle.OrderState.PENDING)):
+            assert value.__doc__, name
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_core_modules_import_no_io_libraries_or_adapters() -> None:
+    for path in sorted(CORE.glob("*.py")):
+        if path.name == "runtime.py":
+            continue
+        for name in imports_of(path):
+            assert not name.startswith(FORBIDDEN), f"{path.name} imports {name}"
+
+
+def test_importing_the_core_loads_no_io_library() -> None:
+    code = (
+        "import sys, lifecycle, lifecycle.engine, lifecycle.cli, lifecycle.diagram;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('anyio', 'httpx', 'websockets')"
+        " or m.startswith('lifecycle.adapters')];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_core_never_reads_a_clock() -> None:
+    for path in sorted(CORE.glob("*.py")):
+        if path.name in CLOCK_READERS:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for call in ("time.time(", "time.monotonic(", "datetime.now(", "time.sleep("):
+            assert call not in text, f"{path.name} calls {call}"
+
+
+def test_state_is_assigned_only_by_the_machine() -> None:
+    for path in sorted(CORE.glob("*.py")):
+        if path.name in ("machine.py", "order.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        # Any `<something>.state = ...` other than an object's own attribute.
+        assert not re.search(r"(?<!self)\.state\s*=(?!=)", text), f"{path.name} assigns state"
