@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from lifecycle._records import record
@@ -100,10 +101,10 @@ class Order:
         oid: Oid | None = None,
         state: OrderState = OrderState.PENDING,
     ) -> None:
-        if size <= 0:
-            raise ValueError(f"order size must be > 0, got {size}")
-        if price <= 0:
-            raise ValueError(f"order price must be > 0, got {price}")
+        if not (size.is_finite() and size > 0):
+            raise ValueError(f"order size must be a finite number > 0, got {size}")
+        if not (price.is_finite() and price > 0):
+            raise ValueError(f"order price must be a finite number > 0, got {price}")
         if cloid is None and oid is None:
             raise ValueError("an order needs a cloid or an oid")
         if state is not OrderState.PENDING and state is not OrderState.ORPHAN_CANDIDATE:
@@ -143,8 +144,8 @@ class Order:
 
     @property
     def fills(self) -> Mapping[Tid, Fill]:
-        """Fills by trade id, in arrival order."""
-        return self._fills if self._fills is not None else {}
+        """Fills by trade id, in arrival order (read-only)."""
+        return MappingProxyType(self._fills if self._fills is not None else {})
 
     @property
     def history(self) -> tuple[TransitionRecord, ...]:

@@ -64,8 +64,11 @@ class OrderRegistry:
             True if the binding changed, False if ``oid`` already named the order.
 
         Raises:
+            UnknownOrder: ``order`` is not in the registry.
             ValueError: ``oid`` names a different order.
         """
+        if id(order) not in self._orders:
+            raise UnknownOrder(order.label)
         current = order.oid
         if current == oid:
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from itertools import pairwise
@@ -43,9 +44,7 @@ def make_order(
     oid: Oid | None = None,
     now: float = 0.0,
 ) -> Order:
-    return Order(
-        cloid=cloid, side=side, price=Decimal("100"), size=Decimal("1"), now=now, oid=oid
-    )
+    return Order(cloid=cloid, side=side, price=Decimal("100"), size=Decimal("1"), now=now, oid=oid)
 
 
 def drive(
@@ -184,8 +183,13 @@ def test_registry_add_duplicate_oid_raises(registry: OrderRegistry) -> None:
 def test_registry_add_orphan_without_cloid_found_by_oid(registry: OrderRegistry) -> None:
     # Arrange
     orphan = Order(
-        cloid=None, oid=Oid(5), side=Side.SELL, price=Decimal("100"), size=Decimal("1"),
-        now=0.0, state=S.ORPHAN_CANDIDATE,
+        cloid=None,
+        oid=Oid(5),
+        side=Side.SELL,
+        price=Decimal("100"),
+        size=Decimal("1"),
+        now=0.0,
+        state=S.ORPHAN_CANDIDATE,
     )
 
     # Act
@@ -467,9 +471,7 @@ def test_registry_count_follows_machine_moves(
     assert registry.count(S.EXPECTED) == 1
 
 
-def test_registry_len_iter_contains(
-    registry: OrderRegistry, populated: dict[str, Order]
-) -> None:
+def test_registry_len_iter_contains(registry: OrderRegistry, populated: dict[str, Order]) -> None:
     # Arrange
     stranger = make_order(cloids(1, namespace="other")[0])
 
@@ -556,8 +558,13 @@ def test_order_invalid_arguments_raise_value_error(kwargs: dict[str, object], ma
 def test_order_allowed_start_states_accepted(state: OrderState) -> None:
     # Act
     order = Order(
-        cloid=None, oid=Oid(5), side=Side.SELL, price=Decimal("1"), size=Decimal("1"),
-        now=0.0, state=state,
+        cloid=None,
+        oid=Oid(5),
+        side=Side.SELL,
+        price=Decimal("1"),
+        size=Decimal("1"),
+        now=0.0,
+        state=state,
     )
 
     # Assert
@@ -657,7 +664,11 @@ def test_order_history_sources_chain_from_start_state(machine: OrderMachine) -> 
     for before, after in pairwise(history):
         assert after.source is before.dest
     assert [r.dest for r in history] == [
-        S.EXPECTED, S.LIVE, S.FINALIZED_PROTECTED, S.MODIFYING, S.FINALIZED_PROTECTED,
+        S.EXPECTED,
+        S.LIVE,
+        S.FINALIZED_PROTECTED,
+        S.MODIFYING,
+        S.FINALIZED_PROTECTED,
     ]
     assert history[-1].dest is order.state
 
@@ -665,8 +676,13 @@ def test_order_history_sources_chain_from_start_state(machine: OrderMachine) -> 
 def test_order_history_orphan_chain_starts_at_orphan_candidate(machine: OrderMachine) -> None:
     # Arrange
     orphan = Order(
-        cloid=None, oid=Oid(5), side=Side.BUY, price=Decimal("100"), size=Decimal("1"),
-        now=0.0, state=S.ORPHAN_CANDIDATE,
+        cloid=None,
+        oid=Oid(5),
+        side=Side.BUY,
+        price=Decimal("100"),
+        size=Decimal("1"),
+        now=0.0,
+        state=S.ORPHAN_CANDIDATE,
     )
 
     # Act
@@ -724,3 +740,41 @@ def test_order_machine_gone_sets_reason_and_state_since(machine: OrderMachine) -
     assert order.state_since == 7.0
     assert order.reason is not None
     assert order.reason.value == "never_placed"
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_order_non_finite_price_or_size_raises_value_error(value: str) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Order(
+            cloid=Cloid(uuid.UUID(int=1)),
+            side=Side.BUY,
+            price=Decimal(value),
+            size=Decimal("1"),
+            now=0.0,
+        )
+    with pytest.raises(ValueError, match="finite"):
+        Order(
+            cloid=Cloid(uuid.UUID(int=1)),
+            side=Side.BUY,
+            price=Decimal("1"),
+            size=Decimal(value),
+            now=0.0,
+        )
+
+
+def test_registry_bind_oid_of_unregistered_order_raises_unknown_order() -> None:
+    registry = OrderRegistry()
+    order = Order(
+        cloid=Cloid(uuid.UUID(int=2)), side=Side.BUY, price=Decimal("1"), size=Decimal("1"), now=0.0
+    )
+    with pytest.raises(UnknownOrder):
+        registry.bind_oid(order, Oid(3))
+    assert registry.by_oid(Oid(3)) is None
+
+
+def test_order_fills_view_is_read_only() -> None:
+    order = Order(
+        cloid=Cloid(uuid.UUID(int=3)), side=Side.BUY, price=Decimal("1"), size=Decimal("1"), now=0.0
+    )
+    with pytest.raises(TypeError):
+        order.fills[Tid(1)] = None  # type: ignore[index]
