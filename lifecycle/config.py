@@ -94,7 +94,7 @@ class OrdersConfig:
             query is sent for it.
         orphan_grace_s: Seconds an unknown exchange order must still be seen after first
             sight before ``orphan_policy`` applies to it.
-        orphan_policy: What to do with an unknown exchange order once its grace has passed.
+        orphan_policy: What to do with an unknown exchange order still seen after its grace.
         namespace: Bot namespace carried in our client order ids, so that orders placed by
             an earlier run are recognised as ours.
         history_limit: Number of state transitions kept per order.
@@ -119,10 +119,9 @@ class SyncConfig:
     Attributes:
         interval_s: Seconds between two scheduled snapshots.
         snapshot_max_age_s: Seconds after which a snapshot is too old to be applied.
-        missing_snapshots: Number of consecutive snapshots an order must be absent from
-            before it is considered gone.
-        missing_min_s: Minimum seconds an order must have been absent from snapshots before
-            it is considered gone, whatever the number of snapshots.
+        missing_snapshots: A TRACKED order absent from this many consecutive fresh
+            snapshots gets a status query; only the answer can end it.
+        missing_min_s: ...and those snapshots must span at least this many seconds.
     """
 
     interval_s: float = 5.0
@@ -136,27 +135,25 @@ class ReconcilerConfig:
     """When to keep, modify or cancel resting quotes (YAML section ``reconciler``).
 
     Attributes:
-        level_tolerance_bps: Price distance in basis points, per quote level, within which a
-            resting order is kept rather than moved. Level ``i`` uses entry
-            ``min(i, len - 1)``, so the last entry applies to every deeper level. Must be
-            non-decreasing.
-        latch_bps: Basis points of hysteresis: once an order has been moved, the target must
-            move at least this far again before the order is moved back.
-        latch_size_pct: Percent of size difference below which a resting order's size is
-            considered close enough to the target size.
-        max_modify_bps: Largest price move in basis points done by modifying an order in
-            place; larger moves cancel and replace.
-        drift_cancel_all_bps: Basis points of reference-price drift at which all resting
-            orders are cancelled.
-        min_modify_interval_ms: Milliseconds that must pass between two modifications of the
-            same order.
-        min_notional_usd: Smallest order value in US dollars that is sent to the exchange.
-        cross_margin_ticks: Price ticks kept between a post-only order and the opposite
-            side of the book so that it does not cross.
-        book_age_grace_s: Seconds an order book may age before the reconciler becomes
-            cautious about it.
-        book_stale_s: Seconds after which the order book is stale and no quoting decisions
-            are made from it.
+        level_tolerance_bps: Matching tolerance per ladder level, in basis points: each
+            target (best level first) takes the nearest unmatched working order within its
+            level's tolerance. Level ``i`` uses entry ``min(i, len - 1)``. Non-decreasing.
+        latch_bps: A matched order within this many basis points of its target price (and
+            within ``latch_size_pct`` of its size) is kept as it is.
+        latch_size_pct: Size half of the latch band, in percent of the target size.
+        max_modify_bps: A matched order outside the latch band but within this many basis
+            points is modified; farther ones are cancelled and re-placed.
+        drift_cancel_all_bps: If any working order is farther than this from every target,
+            every working order is cancelled and the whole ladder re-placed.
+        min_modify_interval_ms: Milliseconds between two modify batches; a modify due sooner
+            is latched (the order stays as it is), never turned into cancel + place.
+        min_notional_usd: Orders worth less than this (price x size, US dollars) are not
+            placed.
+        cross_margin_ticks: Levels within this many ticks of the opposite best price are
+            dropped so that they do not cross.
+        book_age_grace_s: Beyond this book age, in seconds, the crossing margin grows by
+            one tick per second.
+        book_stale_s: A book older than this, in seconds, skips the reconcile cycle.
     """
 
     level_tolerance_bps: tuple[float, ...] = (5.0, 15.0, 22.5)
