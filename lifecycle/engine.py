@@ -100,7 +100,8 @@ class Engine:
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
         self._fire = self.machine.fire
-        self._arm = self.timers.arm
+        self._timer_queues = self.timers.queues
+        self._timer_durations = self.timers.durations
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
@@ -150,7 +151,9 @@ class Engine:
         The order moves to EXPECTED when the placement is drained with
         :meth:`commands_to_send` (drained commands count as sent).
         """
-        self._advance(now)
+        if now < self._now:
+            self._advance(now)
+        self._now = now
         order = Order(
             cloid=cloid if cloid is not None else self.cloids.next(),
             side=side,
@@ -226,10 +229,16 @@ class Engine:
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
-        self._advance(now)
+        if now < self._now:
+            self._advance(now)
+        self._now = now
         actions = self._timer_actions
-        for state, order in self.timers.due(now):
-            actions[state](order, now)
+        # StateTimers.due, inlined: most calls find nothing due.
+        for state, queue in self._timer_queues.items():
+            while queue and queue[0][0] <= now:
+                _, entry, order = queue.popleft()
+                if order.state is state and order._entries == entry:
+                    actions[state](order, now)
 
     def next_deadline(self) -> float | None:
         """Return when :meth:`on_timer` should next be called, or None."""
@@ -261,7 +270,10 @@ class Engine:
         source = order.state
         dest = self._fire(order, trigger, now)
         if dest is not source:
-            self._arm(order, now)
+            # StateTimers.arm, inlined: this runs on every state change.
+            queue = self._timer_queues.get(dest)
+            if queue is not None:
+                queue.append((now + self._timer_durations[dest], order._entries, order))
         return dest
 
     def move_remote(self, order: Order, trigger: Trigger, now: float) -> bool:
