@@ -156,6 +156,8 @@ class OrderMachine:
     def _fire_checked(
         self, order: Order, trigger: Trigger, now: float, dest: OrderState | None
     ) -> OrderState:
+        # Same commit as fire()'s hot path, plus verification and observers; the hot
+        # path keeps its copy inline because a helper call would cost it ~15 %.
         source = order.state
         if self.verify:
             self._verify(order, trigger, dest)
