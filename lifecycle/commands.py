@@ -45,10 +45,13 @@ class CancelOrder:
 
 @record
 class ModifyOrder:
-    """Change an order's price and size (the exchange may answer with a new oid)."""
+    """Change an order's price and size, by ``oid`` when known, else by ``cloid``.
+
+    The exchange may answer with a new oid.
+    """
 
     cloid: Cloid | None
-    oid: Oid
+    oid: Oid | None
     price: Decimal
     size: Decimal
 

@@ -100,8 +100,7 @@ class Engine:
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
         self._fire = self.machine.fire
-        self._timer_queues = self.timers.queues
-        self._timer_durations = self.timers.durations
+        self._arm = self.timers.arm
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
@@ -151,9 +150,7 @@ class Engine:
         The order moves to EXPECTED when the placement is drained with
         :meth:`commands_to_send` (drained commands count as sent).
         """
-        if now < self._now:
-            self._advance(now)
-        self._now = now
+        self._advance(now)
         order = Order(
             cloid=cloid if cloid is not None else self.cloids.next(),
             side=side,
@@ -196,14 +193,15 @@ class Engine:
     ) -> Order:
         """Ask for an order's price and size to change; queue the modify.
 
+        The modify names the order by oid when known, else by cloid (an order
+        whose cancel by cloid failed before its acknowledgement has no oid).
+
         Raises:
             UnknownOrder: No such order.
             IllegalTransition: The order cannot be modified in its state.
         """
         self._advance(now)
         order = self._local(key)
-        if order.oid is None:
-            raise IllegalTransition(order.label, order.state, T.MODIFY_REQUEST)
         self.move(order, T.MODIFY_REQUEST, now)
         self._outbox.append(ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size))
         return order
@@ -219,9 +217,7 @@ class Engine:
             TypeError: ``event`` is not an exchange event.
             TimeWentBackwards: ``now`` is earlier than a previous ``now``.
         """
-        if now < self._now:
-            self._advance(now)
-        self._now = now
+        self._advance(now)
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an exchange event: {event!r}")
@@ -229,16 +225,10 @@ class Engine:
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
-        if now < self._now:
-            self._advance(now)
-        self._now = now
+        self._advance(now)
         actions = self._timer_actions
-        # StateTimers.due, inlined: most calls find nothing due.
-        for state, queue in self._timer_queues.items():
-            while queue and queue[0][0] <= now:
-                _, entry, order = queue.popleft()
-                if order.state is state and order._entries == entry:
-                    actions[state](order, now)
+        for state, order in self.timers.due(now):
+            actions[state](order, now)
 
     def next_deadline(self) -> float | None:
         """Return when :meth:`on_timer` should next be called, or None."""
@@ -270,10 +260,7 @@ class Engine:
         source = order.state
         dest = self._fire(order, trigger, now)
         if dest is not source:
-            # StateTimers.arm, inlined: this runs on every state change.
-            queue = self._timer_queues.get(dest)
-            if queue is not None:
-                queue.append((now + self._timer_durations[dest], order._entries, order))
+            self._arm(order, now)
         return dest
 
     def move_remote(self, order: Order, trigger: Trigger, now: float) -> bool:

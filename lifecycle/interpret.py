@@ -114,7 +114,7 @@ class Interpreter:
     def filled(self, event: OrderFilled, now: float) -> None:
         engine = self._engine
         order = self._find(event.cloid, event.oid)
-        if order is not None and order._fills is not None and event.tid in order._fills:
+        if order is not None and order.has_fill(event.tid):
             engine.ledger.count_duplicate()  # repeat older than the global window
             return
         if not engine.ledger.apply(event.tid, event.side, event.size):

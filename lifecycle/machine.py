@@ -94,8 +94,7 @@ class OrderMachine:
             record and raise :class:`MachineDisagreement` if it disagrees.
     """
 
-    __slots__ = ("_checked", "_history_len", "_observers", "_rows", "history_limit", "record",
-                 "verify")
+    __slots__ = ("_history_len", "_observers", "_rows", "history_limit", "record", "verify")
 
     def __init__(self, *, history_limit: int = 32, verify: bool = False) -> None:
         if history_limit < 1:
@@ -107,7 +106,6 @@ class OrderMachine:
         self.verify = verify
         self.record: Any = build_record_machine()
         self._observers: list[TransitionObserver] = []
-        self._checked = verify
 
     @property
     def observers(self) -> tuple[TransitionObserver, ...]:
@@ -117,12 +115,10 @@ class OrderMachine:
     def add_observer(self, observer: TransitionObserver) -> None:
         """Pass every fired and refused trigger to ``observer`` from now on."""
         self._observers.append(observer)
-        self._checked = True
 
     def remove_observer(self, observer: TransitionObserver) -> None:
         """Stop passing triggers to ``observer``."""
         self._observers.remove(observer)
-        self._checked = self.verify or bool(self._observers)
 
     def fire(self, order: Order, trigger: Trigger, now: float) -> OrderState:
         """Move ``order`` by ``trigger`` and return its new state.
@@ -137,28 +133,6 @@ class OrderMachine:
         """
         source = order.state
         dest = self._rows.get((source, trigger))
-        if dest is None or self._checked:
-            return self._fire_checked(order, trigger, now, dest)
-        # The hot path: the row exists, no verification, no observers.
-        order.state = dest
-        if dest is not source:
-            order.state_since = now
-            order._entries += 1
-            if dest is _GONE:
-                order.reason = gone_reason(source, trigger)
-        history = order._history
-        history += (now, trigger, dest)
-        if len(history) > self._history_len:
-            order._history_origin = history[2]  # type: ignore[assignment]
-            del history[:3]
-        return dest
-
-    def _fire_checked(
-        self, order: Order, trigger: Trigger, now: float, dest: OrderState | None
-    ) -> OrderState:
-        # Same commit as fire()'s hot path, plus verification and observers; the hot
-        # path keeps its copy inline because a helper call would cost it ~15 %.
-        source = order.state
         if self.verify:
             self._verify(order, trigger, dest)
         if dest is None:

@@ -162,6 +162,10 @@ class Order:
             source = dest
         return tuple(records)
 
+    def has_fill(self, tid: Tid) -> bool:
+        """Return whether a fill with trade id ``tid`` is recorded."""
+        return self._fills is not None and tid in self._fills
+
     def add_fill(self, fill: Fill) -> bool:
         """Record ``fill`` unless its trade id was already recorded.
 

@@ -30,20 +30,17 @@ class StateTimers:
             timer is due.
     """
 
-    __slots__ = ("durations", "queues")
+    __slots__ = ("_durations", "_queues")
 
     def __init__(self, durations: Mapping[OrderState, float]) -> None:
-        #: Seconds per timed state.
-        self.durations: dict[OrderState, float] = dict(durations)
-        #: The deadline queue of each timed state, oldest first. The engine's hot
-        #: path appends to them directly (see :meth:`arm` for the entry format).
-        self.queues: dict[OrderState, deque[_Entry]] = {s: deque() for s in durations}
+        self._durations = dict(durations)
+        self._queues: dict[OrderState, deque[_Entry]] = {s: deque() for s in durations}
 
     def arm(self, order: Order, now: float) -> None:
         """Start the timer of the order's current state, if that state is timed."""
-        queue = self.queues.get(order.state)
+        queue = self._queues.get(order.state)
         if queue is not None:
-            queue.append((now + self.durations[order.state], order._entries, order))
+            queue.append((now + self._durations[order.state], order._entries, order))
 
     def rearm(self, order: Order, now: float) -> None:
         """Run the timer of the order's current state once more from ``now``."""
@@ -52,7 +49,7 @@ class StateTimers:
     def next_deadline(self) -> float | None:
         """Return the earliest pending deadline, or None."""
         best: float | None = None
-        for state, queue in self.queues.items():
+        for state, queue in self._queues.items():
             while queue:
                 deadline, entry, order = queue[0]
                 if order.state is state and order._entries == entry:
@@ -68,7 +65,7 @@ class StateTimers:
         Queues are visited in the order of the ``durations`` mapping; within a
         queue, in deadline order.
         """
-        for state, queue in self.queues.items():
+        for state, queue in self._queues.items():
             while queue and queue[0][0] <= now:
                 _, entry, order = queue.popleft()
                 if order.state is state and order._entries == entry:
@@ -76,4 +73,4 @@ class StateTimers:
 
     def pending(self) -> int:
         """Return the number of queued entries, stale ones included."""
-        return sum(len(q) for q in self.queues.values())
+        return sum(len(q) for q in self._queues.values())

@@ -426,6 +426,19 @@ def test_cancel_during_modify_resends_cancel_for_new_oid(session: Session) -> No
     assert session.engine.commands_to_send() == [CancelOrder(cloid=order.cloid, oid=Oid(7777))]
 
 
+def test_modify_tracked_order_without_oid_goes_by_cloid(session: Session) -> None:
+    order = session.sent()
+    session.engine.cancel(order, session.advance(0.1))  # by cloid, before the ack
+    session.engine.handle(CancelRejected(cloid=order.cloid, order_gone=False), session.advance(0.1))
+    assert (order.state, order.oid) == (S.TRACKED, None)
+    session.engine.commands_to_send()
+    session.engine.modify(order, Decimal("99"), Decimal("1"), session.advance(0.1))
+    assert order.state is S.MODIFYING
+    assert session.engine.commands_to_send() == [
+        ModifyOrder(cloid=order.cloid, oid=None, price=Decimal("99"), size=Decimal("1"))
+    ]
+
+
 def test_modify_without_oid_is_local_misuse(session: Session) -> None:
     order = session.sent()
     with pytest.raises(IllegalTransition):
