@@ -80,10 +80,6 @@ class Engine:
         self.config = config if config is not None else LifecycleConfig()
         orders = self.config.orders
         self.cloids = cloids if cloids is not None else CloidFactory(orders.namespace)
-        self.machine = OrderMachine(history_limit=orders.history_limit, verify=verify)
-        self.registry = OrderRegistry()
-        self.ledger = FillLedger(orders.fill_dedup_capacity)
-        self.anomalies = AnomalyLog()
         self.timers = StateTimers(
             {
                 S.FINALIZED_PROTECTED: orders.protection_s,
@@ -93,14 +89,20 @@ class Engine:
                 S.GONE: orders.tombstone_s,
             }
         )
+        self.machine = OrderMachine(
+            history_limit=orders.history_limit, verify=verify, timers=self.timers
+        )
+        self.registry = OrderRegistry()
+        self.ledger = FillLedger(orders.fill_dedup_capacity)
+        self.anomalies = AnomalyLog()
         self._outbox: list[Command] = []
         self._queried: set[int] = set()
         self._sync_requested = False
         self._now = float("-inf")
+        self._fire = self.machine.fire
+        self._by_cloid = self.registry.by_cloid
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
-        self._fire = self.machine.fire
-        self._arm = self.timers.arm
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
@@ -150,7 +152,9 @@ class Engine:
         The order moves to EXPECTED when the placement is drained with
         :meth:`commands_to_send` (drained commands count as sent).
         """
-        self._advance(now)
+        if now < self._now:
+            self._went_back(now)
+        self._now = now
         order = Order(
             cloid=cloid if cloid is not None else self.cloids.next(),
             side=side,
@@ -179,12 +183,14 @@ class Engine:
             UnknownOrder: No such order.
             IllegalTransition: The order cannot be cancelled in its state.
         """
-        self._advance(now)
+        if now < self._now:
+            self._went_back(now)
+        self._now = now
         order = self._local(key)
         if order.state is S.PENDING:
-            self.move(order, T.ABANDON, now)
+            self._fire(order, T.ABANDON, now)
             return order
-        self.move(order, T.CANCEL_REQUEST, now)
+        self._fire(order, T.CANCEL_REQUEST, now)
         self._outbox.append(CancelOrder(cloid=order.cloid, oid=order.oid))
         return order
 
@@ -202,7 +208,7 @@ class Engine:
         """
         self._advance(now)
         order = self._local(key)
-        self.move(order, T.MODIFY_REQUEST, now)
+        self._fire(order, T.MODIFY_REQUEST, now)
         self._outbox.append(ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size))
         return order
 
@@ -217,7 +223,9 @@ class Engine:
             TypeError: ``event`` is not an exchange event.
             TimeWentBackwards: ``now`` is earlier than a previous ``now``.
         """
-        self._advance(now)
+        if now < self._now:
+            self._went_back(now)
+        self._now = now
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an exchange event: {event!r}")
@@ -239,29 +247,36 @@ class Engine:
 
         Placements of orders abandoned before the drain are dropped.
         """
-        out, self._outbox = self._outbox, []
-        self._queried.clear()
+        out = self._outbox
+        if not out:
+            return out
+        self._outbox = []
+        if self._queried:
+            self._queried.clear()
         self._sync_requested = False
         sent: list[Command] = []
         now = self._now
+        by_cloid, fire, pending = self._by_cloid, self._fire, S.PENDING
         for command in out:
             if type(command) is PlaceOrder:
-                order = self.registry.by_cloid(command.cloid)
-                if order is None or order.state is not S.PENDING:
+                order = by_cloid(command.cloid)
+                if order is None or order.state is not pending:
                     continue
-                self.move(order, T.SUBMIT, now)
+                fire(order, T.SUBMIT, now)
             sent.append(command)
         return sent
 
     # --- internals shared with the interpreter ----------------------------------------
 
     def move(self, order: Order, trigger: Trigger, now: float) -> OrderState:
-        """Fire ``trigger`` and start the new state's timer (raises if illegal)."""
-        source = order.state
-        dest = self._fire(order, trigger, now)
-        if dest is not source:
-            self._arm(order, now)
-        return dest
+        """Fire ``trigger`` through the machine and return the new state.
+
+        Entering a timed state starts its timer (see :class:`~lifecycle.timers.StateTimers`).
+
+        Raises:
+            IllegalTransition: ``trigger`` is illegal in the order's state.
+        """
+        return self._fire(order, trigger, now)
 
     def move_remote(self, order: Order, trigger: Trigger, now: float) -> bool:
         """Fire a trigger caused by an exchange message.
@@ -270,7 +285,7 @@ class Engine:
         query instead of being raised. Returns whether it fired.
         """
         try:
-            self.move(order, trigger, now)
+            self._fire(order, trigger, now)
         except IllegalTransition as exc:
             self.anomalies.record(AnomalyKind.ILLEGAL_EVENT, now, order.label, str(exc))
             self.query(order)
@@ -302,13 +317,16 @@ class Engine:
 
     def _advance(self, now: float) -> None:
         if now < self._now:
-            raise TimeWentBackwards(f"now={now} is earlier than the previous now={self._now}")
+            self._went_back(now)
         self._now = now
+
+    def _went_back(self, now: float) -> None:
+        raise TimeWentBackwards(f"now={now} is earlier than the previous now={self._now}")
 
     # --- timer actions ---------------------------------------------------------------
 
     def _protection_elapsed(self, order: Order, now: float) -> None:
-        self.move(order, T.PROTECTION_ELAPSED, now)
+        self._fire(order, T.PROTECTION_ELAPSED, now)
 
     def _query_and_rearm(self, order: Order, now: float) -> None:
         # An EXPECTED or CANCELLING order past its timeout is never ended on
@@ -317,7 +335,7 @@ class Engine:
         self.timers.rearm(order, now)
 
     def _grace_elapsed(self, order: Order, now: float) -> None:
-        self.move(order, T.GRACE_ELAPSED, now)
+        self._fire(order, T.GRACE_ELAPSED, now)
 
     def _evict(self, order: Order, now: float) -> None:
         self.registry.remove(order)

@@ -113,7 +113,7 @@ class CloidFactory:
             raise OverflowError(f"cloid counter exhausted for run {self.run_id}")
         self._counter = n + 1
         # Already canonical: skip re-validation on the hot path.
-        return str.__new__(Cloid, f"{self._prefix}{n:016x}")
+        return str.__new__(Cloid, "%s%016x" % (self._prefix, n))  # noqa: UP031 (faster here)
 
     def owns(self, cloid: Cloid | None) -> bool:
         """Return whether ``cloid`` carries this factory's namespace (any run)."""

@@ -43,12 +43,14 @@ T = Trigger
 class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
 
-    __slots__ = ("_anomaly", "_engine", "_find", "handlers")
+    __slots__ = ("_anomaly", "_engine", "_find", "_fire", "_move_remote", "handlers")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._find = engine.registry.find
         self._anomaly = engine.anomalies.record
+        self._fire = engine.machine.fire
+        self._move_remote = engine.move_remote
         #: The handler of each event type.
         self.handlers: dict[type, Callable[[Any, float], None]] = {
             OrderAccepted: self.accepted,
@@ -66,12 +68,15 @@ class Interpreter:
     def _resolve(self, event: Any, now: float) -> Order | None:
         order = self._find(event.cloid, event.oid)
         if order is None:
-            self._anomaly(
-                AnomalyKind.UNKNOWN_ORDER, now, event.cloid or f"oid:{event.oid}",
-                f"{type(event).__name__} for an order we do not know",
-            )
-            self._engine.request_sync("unknown order")
+            self._unknown(event, now)
         return order
+
+    def _unknown(self, event: Any, now: float) -> None:
+        self._anomaly(
+            AnomalyKind.UNKNOWN_ORDER, now, event.cloid or f"oid:{event.oid}",
+            f"{type(event).__name__} for an order we do not know",
+        )
+        self._engine.request_sync("unknown order")
 
     def _bind(self, order: Order, oid: Oid | None, now: float) -> bool:
         """Bind ``oid`` to an order that has none; refuse a contradicting one."""
@@ -90,21 +95,27 @@ class Interpreter:
     def _after_live(self, order: Order, now: float) -> None:
         # LIVE means the oid is known: it is bound, so protection starts at once.
         if order.state is S.LIVE:
-            self._engine.move(order, T.FINALIZE, now)
+            self._fire(order, T.FINALIZE, now)
 
     # --- handlers ----------------------------------------------------------------------
 
     def accepted(self, event: OrderAccepted, now: float) -> None:
-        order = self._resolve(event, now)
+        oid = event.oid
+        order = self._find(event.cloid, oid)
         if order is None:
+            self._unknown(event, now)
             return
-        if order.state is S.MODIFYING and not order.knows_oid(event.oid):
-            # The `open` of the cancel-replace's new oid: the modify took effect.
-            self._engine.registry.bind_oid(order, event.oid)
-            self._engine.move_remote(order, T.MODIFY_ACK, now)
-            return
-        if self._bind(order, event.oid, now) and self._engine.move_remote(order, T.ACCEPT, now):
-            self._after_live(order, now)
+        if oid != order.oid:
+            if order.state is S.MODIFYING and oid not in order.prior_oids:
+                # The `open` of the cancel-replace's new oid: the modify took effect.
+                self._engine.registry.bind_oid(order, oid)
+                self._move_remote(order, T.MODIFY_ACK, now)
+                return
+            if not self._bind(order, oid, now):
+                return
+        if self._move_remote(order, T.ACCEPT, now) and order.state is S.LIVE:
+            # LIVE means the oid is known: it is bound, so protection starts at once.
+            self._fire(order, T.FINALIZE, now)
 
     def rejected(self, event: OrderRejected, now: float) -> None:
         order = self._resolve(event, now)
@@ -146,8 +157,9 @@ class Interpreter:
             self._after_live(order, now)
 
     def canceled(self, event: OrderCanceled, now: float) -> None:
-        order = self._resolve(event, now)
+        order = self._find(event.cloid, event.oid)
         if order is None:
+            self._unknown(event, now)
             return
         state = order.state
         if event.oid is not None and event.oid != order.oid and event.oid in order.prior_oids:
@@ -160,7 +172,7 @@ class Interpreter:
             trigger = T.CANCEL_ACK
         else:
             trigger = T.EXCHANGE_CANCELED  # a cancel we did not ask for
-        fired = self._engine.move_remote(order, trigger, now)
+        fired = self._move_remote(order, trigger, now)
         if fired and state is not S.GONE and order.state is S.GONE:
             order.status = event.status
 

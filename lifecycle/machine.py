@@ -36,6 +36,7 @@ from lifecycle.table import TABLE, gone_reason
 
 if TYPE_CHECKING:
     from lifecycle.order import Order
+    from lifecycle.timers import StateTimers
 
 __all__ = [
     "MachineDisagreement",
@@ -92,11 +93,23 @@ class OrderMachine:
         history_limit: Transitions kept per order (oldest dropped first).
         verify: Also fire every trigger through the ``transitions`` machine of
             record and raise :class:`MachineDisagreement` if it disagrees.
+        timers: Timers started on entry to their state (the entry action of
+            every timed state); None for a machine without timers.
     """
 
-    __slots__ = ("_history_len", "_observers", "_rows", "history_limit", "record", "verify")
+    __slots__ = (
+        "_history_len",
+        "_observers",
+        "_rows",
+        "_timed",
+        "history_limit",
+        "record",
+        "verify",
+    )
 
-    def __init__(self, *, history_limit: int = 32, verify: bool = False) -> None:
+    def __init__(
+        self, *, history_limit: int = 32, verify: bool = False, timers: StateTimers | None = None
+    ) -> None:
         if history_limit < 1:
             raise ValueError(f"history_limit must be >= 1, got {history_limit}")
         # A plain dict copy: lookups through the read-only proxy cost more.
@@ -106,6 +119,7 @@ class OrderMachine:
         self.verify = verify
         self.record: Any = build_record_machine()
         self._observers: list[TransitionObserver] = []
+        self._timed = timers.slots if timers is not None else {}
 
     @property
     def observers(self) -> tuple[TransitionObserver, ...]:
@@ -123,9 +137,10 @@ class OrderMachine:
     def fire(self, order: Order, trigger: Trigger, now: float) -> OrderState:
         """Move ``order`` by ``trigger`` and return its new state.
 
-        Entering GONE sets ``order.reason``. Reflexive moves keep
-        ``order.state_since``. Every fired move is appended to the order's
-        history and passed to the observers.
+        Entering a state sets ``order.state_since`` and starts the state's
+        timer, if it has one; entering GONE also sets ``order.reason``.
+        Reflexive moves do neither. Every fired move is appended to the
+        order's history and passed to the observers.
 
         Raises:
             IllegalTransition: The table has no row for the order's state and
@@ -142,7 +157,10 @@ class OrderMachine:
         order.state = dest
         if dest is not source:
             order.state_since = now
-            order._entries += 1
+            entries = order._entries = order._entries + 1
+            timed = self._timed.get(dest)
+            if timed is not None:
+                timed[0].append((now + timed[1], entries, order))
             if dest is _GONE:
                 order.reason = gone_reason(source, trigger)
         history = order._history
@@ -150,8 +168,9 @@ class OrderMachine:
         if len(history) > self._history_len:
             order._history_origin = history[2]  # type: ignore[assignment]
             del history[:3]
-        for observer in self._observers:
-            observer.transition_fired(order, source, trigger, dest, now)
+        if self._observers:
+            for observer in self._observers:
+                observer.transition_fired(order, source, trigger, dest, now)
         return dest
 
     def _verify(self, order: Order, trigger: Trigger, dest: OrderState | None) -> None:

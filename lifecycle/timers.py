@@ -7,6 +7,11 @@ O(1) arming, expiry and :meth:`StateTimers.next_deadline`, whatever the number
 of live orders. Entries are never removed early; an entry whose order has
 left that state (or left and re-entered it, even at the same instant) is
 stale and skipped when reached.
+
+Timers start on state entry: :class:`~lifecycle.machine.OrderMachine` appends
+to :attr:`StateTimers.slots` when a move enters a timed state, so arming costs
+no call on the hot path. :meth:`StateTimers.arm` serves the other cases (an
+order created in a timed state, a timer run again).
 """
 
 from __future__ import annotations
@@ -30,17 +35,22 @@ class StateTimers:
             timer is due.
     """
 
-    __slots__ = ("_durations", "_queues")
+    __slots__ = ("_durations", "_queues", "slots")
 
     def __init__(self, durations: Mapping[OrderState, float]) -> None:
         self._durations = dict(durations)
         self._queues: dict[OrderState, deque[_Entry]] = {s: deque() for s in durations}
+        #: ``state -> (queue, duration)`` for each timed state: where an entry
+        #: ``(now + duration, order._entries, order)`` is appended on entering it.
+        self.slots: dict[OrderState, tuple[deque[_Entry], float]] = {
+            s: (self._queues[s], d) for s, d in self._durations.items()
+        }
 
     def arm(self, order: Order, now: float) -> None:
         """Start the timer of the order's current state, if that state is timed."""
-        queue = self._queues.get(order.state)
-        if queue is not None:
-            queue.append((now + self._durations[order.state], order._entries, order))
+        slot = self.slots.get(order.state)
+        if slot is not None:
+            slot[0].append((now + slot[1], order._entries, order))
 
     def rearm(self, order: Order, now: float) -> None:
         """Run the timer of the order's current state once more from ``now``."""
