@@ -29,6 +29,7 @@ from lifecycle.config import (
     load_config,
     parse_config,
 )
+from lifecycle.coverage import CoverageReport, TransitionCoverage
 from lifecycle.engine import Engine
 from lifecycle.errors import (
     IllegalTransition,
@@ -87,6 +88,7 @@ __all__ = (
     "Command",
     "ConfigError",
     "ConfigProblem",
+    "CoverageReport",
     "Engine",
     "ExchangeEvent",
     "FetchOpenOrders",
@@ -125,6 +127,7 @@ __all__ = (
     "SyncConfig",
     "Tid",
     "TimeWentBackwards",
+    "TransitionCoverage",
     "TransitionObserver",
     "TransitionRecord",
     "Trigger",

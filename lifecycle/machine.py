@@ -43,9 +43,15 @@ __all__ = [
     "OrderMachine",
     "TransitionObserver",
     "build_record_machine",
+    "observe_all",
+    "stop_observing_all",
 ]
 
 _GONE = OrderState.GONE
+
+# Observers of every machine in the process, whenever it was created (coverage
+# of a whole test session, including machines built inside users' fixtures).
+_EVERY_MACHINE: list[TransitionObserver] = []
 
 
 class TransitionObserver(Protocol):
@@ -58,6 +64,17 @@ class TransitionObserver(Protocol):
 
     def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
         """Called when ``trigger`` was illegal in the order's state (nothing changed)."""
+
+
+def observe_all(observer: TransitionObserver) -> None:
+    """Pass the fired and refused triggers of every machine, existing or future, to ``observer``."""
+    _EVERY_MACHINE.append(observer)
+
+
+def stop_observing_all(observer: TransitionObserver) -> None:
+    """Undo :func:`observe_all` for ``observer`` (no error if it was not observing)."""
+    if observer in _EVERY_MACHINE:
+        _EVERY_MACHINE.remove(observer)
 
 
 class MachineDisagreement(AssertionError):
@@ -151,7 +168,7 @@ class OrderMachine:
         if self.verify:
             self._verify(order, trigger, dest)
         if dest is None:
-            for observer in self._observers:
+            for observer in (*self._observers, *_EVERY_MACHINE):
                 observer.transition_refused(order, trigger, now)
             raise IllegalTransition(order.label, source, trigger)
         order.state = dest
@@ -170,6 +187,9 @@ class OrderMachine:
             del history[:3]
         if self._observers:
             for observer in self._observers:
+                observer.transition_fired(order, source, trigger, dest, now)
+        if _EVERY_MACHINE:
+            for observer in _EVERY_MACHINE:
                 observer.transition_fired(order, source, trigger, dest, now)
         return dest
 
