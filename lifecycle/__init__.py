@@ -56,6 +56,13 @@ from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.machine import MachineDisagreement, OrderMachine, TransitionObserver
 from lifecycle.order import Fill, Order, Side, TransitionRecord
 from lifecycle.registry import OrderRegistry
+from lifecycle.safety_sync import (
+    OpenOrder,
+    OpenOrdersSnapshot,
+    SafetySync,
+    SyncReport,
+    canonical_coin,
+)
 from lifecycle.states import (
     DISCOVERED,
     IN_FLIGHT,
@@ -105,6 +112,8 @@ __all__ = (
     "ModifyRejected",
     "MonotonicClock",
     "Oid",
+    "OpenOrder",
+    "OpenOrdersSnapshot",
     "Order",
     "OrderAccepted",
     "OrderCanceled",
@@ -122,9 +131,11 @@ __all__ = (
     "PlaceOrder",
     "QueryOrderStatus",
     "ReconcilerConfig",
+    "SafetySync",
     "Side",
     "StatusOutcome",
     "SyncConfig",
+    "SyncReport",
     "Tid",
     "TimeWentBackwards",
     "TransitionCoverage",
@@ -132,6 +143,7 @@ __all__ = (
     "TransitionRecord",
     "Trigger",
     "UnknownOrder",
+    "canonical_coin",
     "check_config",
     "load_config",
     "parse_config",

@@ -33,6 +33,9 @@ class AnomalyKind(enum.Enum):
     OID_CONFLICT = "oid_conflict"
     #: The exchange says filled, but we hold fills for less than the size.
     FILLS_MISSING = "fills_missing"
+    #: An open-orders snapshot listed orders, none of them for our coin (a coin
+    #: name or dex scope mismatch between the configuration and the exchange).
+    ASSET_MISMATCH = "asset_mismatch"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -90,8 +90,8 @@ class OrdersConfig:
         protection_s: Seconds after an order is acknowledged during which lagging snapshots
             cannot report it missing.
         tombstone_s: Seconds an ended order is kept to absorb late fills.
-        cancel_timeout_s: Seconds a CANCELLING order may wait for an answer before a status
-            query is sent for it.
+        cancel_timeout_s: Seconds a CANCELLING or MODIFYING order may wait for an answer
+            before a status query is sent for it.
         orphan_grace_s: Seconds an unknown exchange order must still be seen after first
             sight before ``orphan_policy`` applies to it.
         orphan_policy: What to do with an unknown exchange order still seen after its grace.

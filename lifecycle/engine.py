@@ -48,6 +48,7 @@ from lifecycle.ledger import FillLedger
 from lifecycle.machine import OrderMachine
 from lifecycle.order import Order, Side
 from lifecycle.registry import OrderRegistry
+from lifecycle.safety_sync import OpenOrdersSnapshot, SafetySync, SyncReport
 from lifecycle.states import OrderState, Trigger
 from lifecycle.timers import StateTimers
 
@@ -85,6 +86,7 @@ class Engine:
                 S.FINALIZED_PROTECTED: orders.protection_s,
                 S.EXPECTED: orders.expected_ttl_s,
                 S.CANCELLING: orders.cancel_timeout_s,
+                S.MODIFYING: orders.cancel_timeout_s,
                 S.ORPHAN_CANDIDATE: orders.orphan_grace_s,
                 S.GONE: orders.tombstone_s,
             }
@@ -103,10 +105,13 @@ class Engine:
         self._by_cloid = self.registry.by_cloid
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
+        #: The safety sync applying open-orders snapshots (:meth:`handle_snapshot`).
+        self.sync = SafetySync(self)
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
             S.CANCELLING: self._query_and_rearm,
+            S.MODIFYING: self._query_and_rearm,
             S.ORPHAN_CANDIDATE: self._grace_elapsed,
             S.GONE: self._evict,
         }
@@ -132,7 +137,8 @@ class Engine:
         return self.registry.get(key)
 
     def counters(self) -> dict[str, int]:
-        """Counters for metrics: orders by state, fills, duplicates, anomalies by kind."""
+        """Counters for metrics: orders by state, fills, duplicates, anomalies by kind,
+        and the safety sync's counters prefixed ``sync_``."""
         counts: dict[str, int] = {f"orders_{s.value}": 0 for s in OrderState}
         for o in self.registry:
             counts[f"orders_{o.state.value}"] += 1
@@ -140,6 +146,8 @@ class Engine:
         counts["duplicate_fills"] = self.ledger.duplicates
         for kind in AnomalyKind:
             counts[f"anomaly_{kind.value}"] = self.anomalies.counts[kind]
+        for name, value in self.sync.counters().items():
+            counts[f"sync_{name}"] = value
         return counts
 
     # --- local requests ----------------------------------------------------------------
@@ -230,6 +238,19 @@ class Engine:
         if handler is None:
             raise TypeError(f"not an exchange event: {event!r}")
         handler(event, now)
+
+    def handle_snapshot(self, snapshot: OpenOrdersSnapshot, now: float) -> SyncReport:
+        """Apply an open-orders snapshot: the safety sync (see :mod:`lifecycle.safety_sync`).
+
+        It acknowledges orders of ours the snapshot shows before their
+        placement response, tracks orphans and applies the orphan policy, and
+        queries orders missing for long enough. It only asks: commands land in
+        the outbox, and only the exchange's answers end orders.
+
+        Raises:
+            TimeWentBackwards: ``now`` is earlier than a previous ``now``.
+        """
+        return self.sync.apply(snapshot, now)
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
@@ -329,8 +350,8 @@ class Engine:
         self._fire(order, T.PROTECTION_ELAPSED, now)
 
     def _query_and_rearm(self, order: Order, now: float) -> None:
-        # An EXPECTED or CANCELLING order past its timeout is never ended on
-        # the timeout alone: ask the exchange and wait for its answer.
+        # An EXPECTED, CANCELLING or MODIFYING order past its timeout is never
+        # ended on the timeout alone: ask the exchange and wait for its answer.
         self.query(order)
         self.timers.rearm(order, now)
 

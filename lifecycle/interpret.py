@@ -78,17 +78,24 @@ class Interpreter:
         )
         self._engine.request_sync("unknown order")
 
-    def _bind(self, order: Order, oid: Oid | None, now: float) -> bool:
-        """Bind ``oid`` to an order that has none; refuse a contradicting one."""
+    def _bind(self, order: Order, oid: Oid | None, now: float, *, replace: bool = False) -> bool:
+        """Bind ``oid`` to ``order``; refuse (anomaly + query) an oid that contradicts.
+
+        An order without an oid takes any oid no other order holds. With
+        ``replace`` (a modify's new oid) the order's oid may change; otherwise
+        a different oid contradicts the one it has.
+        """
         if oid is None or order.knows_oid(oid):
             return True
-        if order.oid is None:
+        other = self._engine.registry.by_oid(oid)
+        if other is not None:
+            detail = f"exchange reported oid {oid}, which names {other.label}"
+        elif order.oid is None or replace:
             self._engine.registry.bind_oid(order, oid)
             return True
-        self._anomaly(
-            AnomalyKind.OID_CONFLICT, now, order.label,
-            f"exchange reported oid {oid}, the order has {order.oid}",
-        )
+        else:
+            detail = f"exchange reported oid {oid}, the order has {order.oid}"
+        self._anomaly(AnomalyKind.OID_CONFLICT, now, order.label, detail)
         self._engine.query(order)
         return False
 
@@ -108,8 +115,8 @@ class Interpreter:
         if oid != order.oid:
             if order.state is S.MODIFYING and oid not in order.prior_oids:
                 # The `open` of the cancel-replace's new oid: the modify took effect.
-                self._engine.registry.bind_oid(order, oid)
-                self._move_remote(order, T.MODIFY_ACK, now)
+                if self._bind(order, oid, now, replace=True):
+                    self._move_remote(order, T.MODIFY_ACK, now)
                 return
             if not self._bind(order, oid, now):
                 return
@@ -191,8 +198,8 @@ class Interpreter:
         if order.state is not S.MODIFYING and order.state is not S.CANCELLING:
             self._engine.move_remote(order, T.MODIFY_ACK, now)  # illegal: anomaly
             return
-        if not order.knows_oid(event.oid):
-            self._engine.registry.bind_oid(order, event.oid)
+        if not self._bind(order, event.oid, now, replace=True):
+            return
         order.price, order.size = event.price, event.size
         if self._engine.move_remote(order, T.MODIFY_ACK, now) and order.state is S.CANCELLING:
             # The cancel may have named the old oid: cancel the new one too.
@@ -215,6 +222,9 @@ class Interpreter:
         if outcome is StatusOutcome.OPEN:
             if event.oid is not None and (state is S.EXPECTED or state is S.MODIFYING):
                 self.accepted(OrderAccepted(cloid=order.cloid, oid=event.oid), now)
+            elif state is S.CANCELLING:
+                # Still resting after the cancel timeout: the cancel was lost. Send it again.
+                engine.send(CancelOrder(cloid=order.cloid, oid=order.oid))
             return  # alive, as we believed
         if state is S.GONE:
             return  # already ended; the tombstone keeps its first reason

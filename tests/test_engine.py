@@ -598,3 +598,36 @@ def test_counters_report_states_fills_and_anomalies(session: Session) -> None:
     assert counters["fills"] == 1
     assert counters["duplicate_fills"] == 1
     assert counters["anomaly_unknown_order"] == 1
+
+
+def test_accept_with_oid_of_another_order_is_anomaly_not_a_crash(session: Session) -> None:
+    first = session.resting()
+    second = session.sent()
+    session.engine.commands_to_send()
+    session.engine.handle(OrderAccepted(cloid=second.cloid, oid=first.oid), session.now)  # type: ignore[arg-type]
+    assert second.state is S.EXPECTED and second.oid is None
+    assert session.engine.order(first.oid) is first  # type: ignore[arg-type]
+    assert session.engine.anomalies.counts[AnomalyKind.OID_CONFLICT] == 1
+    assert QueryOrderStatus(cloid=second.cloid, oid=None) in session.engine.commands_to_send()
+
+
+def test_modify_timeout_queries_status_and_keeps_modifying(session: Session) -> None:
+    order = session.tracked()
+    session.engine.modify(order, Decimal("101"), Decimal("1"), session.now)
+    session.engine.commands_to_send()
+    timeout = session.engine.config.orders.cancel_timeout_s
+    session.engine.on_timer(session.advance(timeout / 2))
+    assert session.engine.commands_to_send() == []
+    session.engine.on_timer(session.advance(timeout / 2))
+    assert order.state is S.MODIFYING
+    assert session.engine.commands_to_send() == [QueryOrderStatus(cloid=order.cloid, oid=order.oid)]
+
+
+def test_status_open_while_cancelling_resends_the_cancel(session: Session) -> None:
+    order = session.tracked()
+    session.engine.cancel(order, session.now)
+    session.engine.commands_to_send()
+    report = OrderStatusReport(cloid=order.cloid, oid=order.oid, outcome=StatusOutcome.OPEN)
+    session.engine.handle(report, session.now)
+    assert order.state is S.CANCELLING
+    assert session.engine.commands_to_send() == [CancelOrder(cloid=order.cloid, oid=order.oid)]
