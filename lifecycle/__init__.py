@@ -55,6 +55,8 @@ from lifecycle.events import (
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.machine import MachineDisagreement, OrderMachine, TransitionObserver
 from lifecycle.order import Fill, Order, Side, TransitionRecord
+from lifecycle.pricing import AssetRules
+from lifecycle.reconciler import Book, Decision, Ladder, Level, Plan, Reconciler, SidePlan
 from lifecycle.registry import OrderRegistry
 from lifecycle.safety_sync import (
     OpenOrder,
@@ -87,6 +89,8 @@ __all__ = (
     "Anomaly",
     "AnomalyKind",
     "AnomalyLog",
+    "AssetRules",
+    "Book",
     "CancelOrder",
     "CancelRejected",
     "Clock",
@@ -96,6 +100,7 @@ __all__ = (
     "ConfigError",
     "ConfigProblem",
     "CoverageReport",
+    "Decision",
     "Engine",
     "ExchangeEvent",
     "FetchOpenOrders",
@@ -103,6 +108,8 @@ __all__ = (
     "GoneReason",
     "IllegalTransition",
     "InvalidCloid",
+    "Ladder",
+    "Level",
     "LifecycleConfig",
     "LifecycleError",
     "MachineDisagreement",
@@ -129,10 +136,13 @@ __all__ = (
     "OrphanSeen",
     "OrphanVanished",
     "PlaceOrder",
+    "Plan",
     "QueryOrderStatus",
+    "Reconciler",
     "ReconcilerConfig",
     "SafetySync",
     "Side",
+    "SidePlan",
     "StatusOutcome",
     "SyncConfig",
     "SyncReport",

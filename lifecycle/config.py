@@ -176,10 +176,13 @@ class MarketConfig:
         coin: Coin name, e.g. ``"BTC"``; on a HIP-3 builder dex either the bare name or the
             full ``"dex:COIN"`` name.
         dex: HIP-3 builder dex name; empty for the main perp dex.
+        sz_decimals: The asset's ``szDecimals`` (Hyperliquid ``meta``): sizes are truncated
+            to this many decimals and prices keep at most ``6 - sz_decimals`` decimals.
     """
 
     coin: str = "BTC"
     dex: str = ""
+    sz_decimals: int = 5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -377,7 +380,7 @@ _POSITIVE_SUFFIXES: Final = ("_s", "_ms", "_bps", "_pct", "_usd")
 _AT_LEAST_ONE: Final = frozenset(
     {"orders.history_limit", "orders.fill_dedup_capacity", "sync.missing_snapshots"}
 )
-_NON_NEGATIVE: Final = frozenset({"reconciler.cross_margin_ticks"})
+_NON_NEGATIVE: Final = frozenset({"reconciler.cross_margin_ticks", "market.sz_decimals"})
 _BELOW_100: Final = frozenset({"reconciler.latch_size_pct"})
 _NON_EMPTY_STRINGS: Final = frozenset({"orders.namespace", "market.coin"})
 
@@ -669,6 +672,12 @@ def _check_combinations(config: LifecycleConfig, out: _Problems) -> None:
                     f"{current!r} (tolerances must be non-decreasing)",
                     tolerances_path,
                 )
+
+    if out.valid("market.sz_decimals") and market.sz_decimals > 6:
+        out.add(
+            "market.sz_decimals",
+            f"must be <= 6 (perp prices keep 6 - sz_decimals decimals), got {market.sz_decimals}",
+        )
 
     if out.valid("market.coin", "market.dex") and market.dex and ":" in market.coin:
         prefix = market.coin.partition(":")[0]

@@ -47,6 +47,8 @@ from lifecycle.interpret import Interpreter
 from lifecycle.ledger import FillLedger
 from lifecycle.machine import OrderMachine
 from lifecycle.order import Order, Side
+from lifecycle.pricing import AssetRules
+from lifecycle.reconciler import Book, Ladder, Plan, Reconciler
 from lifecycle.registry import OrderRegistry
 from lifecycle.safety_sync import OpenOrdersSnapshot, SafetySync, SyncReport
 from lifecycle.states import OrderState, Trigger
@@ -107,6 +109,10 @@ class Engine:
         self._handlers = self._interpreter.handlers
         #: The safety sync applying open-orders snapshots (:meth:`handle_snapshot`).
         self.sync = SafetySync(self)
+        #: The reconciler turning target ladders into requests (:meth:`set_targets`).
+        self.reconciler = Reconciler(
+            self.config.reconciler, AssetRules.perp(self.config.market.sz_decimals)
+        )
         self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
             S.FINALIZED_PROTECTED: self._protection_elapsed,
             S.EXPECTED: self._query_and_rearm,
@@ -138,7 +144,8 @@ class Engine:
 
     def counters(self) -> dict[str, int]:
         """Counters for metrics: orders by state, fills, duplicates, anomalies by kind,
-        and the safety sync's counters prefixed ``sync_``."""
+        the safety sync's counters prefixed ``sync_`` and the reconciler's
+        prefixed ``reconciler_``."""
         counts: dict[str, int] = {f"orders_{s.value}": 0 for s in OrderState}
         for o in self.registry:
             counts[f"orders_{o.state.value}"] += 1
@@ -148,6 +155,8 @@ class Engine:
             counts[f"anomaly_{kind.value}"] = self.anomalies.counts[kind]
         for name, value in self.sync.counters().items():
             counts[f"sync_{name}"] = value
+        for name, value in self.reconciler.counters().items():
+            counts[f"reconciler_{name}"] = value
         return counts
 
     # --- local requests ----------------------------------------------------------------
@@ -238,6 +247,22 @@ class Engine:
         if handler is None:
             raise TypeError(f"not an exchange event: {event!r}")
         handler(event, now)
+
+    def set_targets(self, ladder: Ladder, book: Book, now: float) -> Plan:
+        """Reconcile our working orders with a target ladder (see :mod:`lifecycle.reconciler`).
+
+        Plans places, modifies and cancels against the registry and applies
+        them through :meth:`place`, :meth:`modify` and :meth:`cancel`: new
+        orders start PENDING, the others move to CANCELLING or MODIFYING. Drain
+        the commands with :meth:`commands_to_send`.
+
+        Returns:
+            The plan that was applied (``plan.skipped`` says why a cycle did nothing).
+        """
+        self._advance(now)
+        plan = self.reconciler.plan(ladder, self.registry, book, now)
+        self.reconciler.apply(plan, self, now)
+        return plan
 
     def handle_snapshot(self, snapshot: OpenOrdersSnapshot, now: float) -> SyncReport:
         """Apply an open-orders snapshot: the safety sync (see :mod:`lifecycle.safety_sync`).

@@ -384,6 +384,13 @@ def test_load_config_negative_cross_margin_reports_non_negative(tmp_path: Path) 
     assert problem == ConfigProblem("reconciler.cross_margin_ticks", "must be >= 0, got -1")
 
 
+def test_load_config_sz_decimals_out_of_range_reports_path(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, "market:\n  sz_decimals: 7\n")
+    assert problem.path == "market.sz_decimals" and "must be <= 6" in problem.message
+    problem = only_problem(tmp_path, "market:\n  sz_decimals: -1\n")
+    assert problem == ConfigProblem("market.sz_decimals", "must be >= 0, got -1")
+
+
 def test_load_config_latch_size_100_pct_reports_below_100(tmp_path: Path) -> None:
     problem = only_problem(tmp_path, "reconciler:\n  latch_size_pct: 100\n")
     assert problem == ConfigProblem("reconciler.latch_size_pct", "must be < 100, got 100")

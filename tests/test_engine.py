@@ -631,3 +631,22 @@ def test_status_open_while_cancelling_resends_the_cancel(session: Session) -> No
     session.engine.handle(report, session.now)
     assert order.state is S.CANCELLING
     assert session.engine.commands_to_send() == [CancelOrder(cloid=order.cloid, oid=order.oid)]
+
+
+def test_set_targets_places_the_ladder_and_keeps_it_next_cycle(session: Session) -> None:
+    from lifecycle.reconciler import Book, Ladder, Level
+
+    ladder = Ladder(
+        bids=(Level(price=Decimal("99"), size=Decimal("1")),),
+        asks=(Level(price=Decimal("101"), size=Decimal("1")),),
+    )
+    book = Book(best_bid=Decimal("99.5"), best_ask=Decimal("100.5"), at=session.now)
+    session.engine.set_targets(ladder, book, session.now)
+    placed = session.engine.commands_to_send()
+    assert sorted((c.side.value, c.price) for c in placed if isinstance(c, PlaceOrder)) == [
+        ("buy", Decimal("99")),
+        ("sell", Decimal("101")),
+    ]
+    session.engine.set_targets(ladder, book, session.now)  # EXPECTED orders hold their levels
+    assert session.engine.commands_to_send() == []
+    assert session.engine.counters()["reconciler_places"] == 2
