@@ -1,0 +1,147 @@
+"""The simulated exchange behind the :class:`~lifecycle.adapter.ExchangeAdapter` protocol.
+
+:class:`SimulatedAdapter` is the thin async shell a runtime drives. It takes
+its clock and its sleep as arguments (``now()`` and ``await sleep(seconds)``),
+so it imports no event loop: with a real clock and ``anyio.sleep`` it plays
+the model in real time; with a virtual clock whose sleep advances it, an hour
+runs in moments.
+
+Every waiter pumps the model: it sleeps until :meth:`SimulatedExchange.next_time`
+(at most ``max_sleep_s``, so a request submitted meanwhile by another task is
+not overslept), calls :meth:`SimulatedExchange.advance` and routes what is
+delivered: REST responses to the tickets awaiting them, websocket events to
+:meth:`SimulatedAdapter.events`, reconnect notices to ``on_reconnect``. The
+fills a (re)subscription replays are skipped, as a real adapter skips
+``isSnapshot`` batches (they were delivered before, or a sync recovers them).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from lifecycle.adapter import (
+    CommandResult,
+    ExchangeAdapter,
+    OpenOrdersSnapshot,
+    SnapshotUnavailable,
+)
+from lifecycle.commands import (
+    CancelOrder,
+    Command,
+    FetchOpenOrders,
+    ModifyOrder,
+    PlaceOrder,
+    QueryOrderStatus,
+)
+from lifecycle.events import ExchangeEvent
+
+from .exchange import SimulatedExchange
+from .wire import Response, WsMessage, WsReconnected
+
+__all__ = ["SimulatedAdapter"]
+
+
+class SimulatedAdapter:
+    """An :class:`~lifecycle.adapter.ExchangeAdapter` over a :class:`SimulatedExchange`.
+
+    Args:
+        exchange: The model.
+        now: Returns the current time, on the model's time scale.
+        sleep: Waits that many seconds (``anyio.sleep``, or a virtual clock's).
+        max_sleep_s: The longest single wait while something is awaited.
+        on_reconnect: Told of every websocket reconnect (order updates of the
+            downtime are lost; a runtime requests a sync).
+    """
+
+    def __init__(
+        self,
+        exchange: SimulatedExchange,
+        *,
+        now: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        max_sleep_s: float = 0.05,
+        on_reconnect: Callable[[WsReconnected], None] | None = None,
+    ) -> None:
+        if max_sleep_s <= 0:
+            raise ValueError("max_sleep_s must be > 0")
+        self.exchange = exchange
+        self._now = now
+        self._sleep = sleep
+        self._max_sleep = max_sleep_s
+        self._on_reconnect = on_reconnect
+        self._responses: dict[int, Response] = {}
+        self._events: deque[ExchangeEvent] = deque()
+
+    async def place(self, orders: Sequence[PlaceOrder]) -> list[CommandResult]:
+        """Place a batch; one result per order."""
+        return await self._batch(orders)
+
+    async def cancel(self, cancels: Sequence[CancelOrder]) -> list[CommandResult]:
+        """Cancel a batch; one result per cancel."""
+        return await self._batch(cancels)
+
+    async def modify(self, modifies: Sequence[ModifyOrder]) -> list[CommandResult]:
+        """Modify a batch; one result per modify."""
+        return await self._batch(modifies)
+
+    async def open_orders(self) -> OpenOrdersSnapshot:
+        """Fetch the open orders (they lag placements).
+
+        Raises:
+            SnapshotUnavailable: The request was rate limited or its answer lost.
+        """
+        response = await self._request((FetchOpenOrders(reason="open_orders"),))
+        if response.snapshot is None:
+            result = response.results[0]
+            raise SnapshotUnavailable(result.error, rate_limited=result.rate_limited)
+        return response.snapshot
+
+    async def order_status(self, query: QueryOrderStatus) -> CommandResult:
+        """Ask what became of one order."""
+        return (await self._request((query,))).results[0]
+
+    async def events(self) -> AsyncIterator[ExchangeEvent]:
+        """Websocket order updates and fills, in arrival order; never ends."""
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            await self._wait()
+
+    # --- internals --------------------------------------------------------------------
+
+    async def _batch(self, commands: Sequence[Command]) -> list[CommandResult]:
+        if not commands:
+            return []
+        return list((await self._request(tuple(commands))).results)
+
+    async def _request(self, commands: tuple[Command, ...]) -> Response:
+        ticket = self.exchange.submit(commands, self._now())
+        while ticket.id not in self._responses:
+            await self._wait()
+        return self._responses.pop(ticket.id)
+
+    async def _wait(self) -> None:
+        due = self.exchange.next_time()
+        delay = self._max_sleep
+        if due is not None:
+            delay = min(max(due - self._now(), 0.0), delay)
+        await self._sleep(delay)
+        self._pump()
+
+    def _pump(self) -> None:
+        for item in self.exchange.advance(self._now()):
+            if isinstance(item, Response):
+                self._responses[item.ticket.id] = item
+            elif isinstance(item, WsMessage):
+                if not item.snapshot:
+                    self._events.append(item.event)
+            elif self._on_reconnect is not None:
+                self._on_reconnect(item)
+
+
+if TYPE_CHECKING:
+
+    def _conforms(adapter: SimulatedAdapter) -> ExchangeAdapter:
+        return adapter  # mypy proves the class satisfies the protocol
