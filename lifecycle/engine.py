@@ -216,8 +216,11 @@ class Engine:
     ) -> Order:
         """Ask for an order's price and size to change; queue the modify.
 
-        The modify names the order by oid when known, else by cloid (an order
-        whose cancel by cloid failed before its acknowledgement has no oid).
+        ``size`` is the size to rest after the modify: on Hyperliquid a modify
+        replaces the resting order, so once it takes effect the order's total
+        ``size`` becomes what had filled plus ``size``. The modify names the
+        order by oid when known, else by cloid (an order whose cancel by cloid
+        failed before its acknowledgement has no oid).
 
         Raises:
             UnknownOrder: No such order.
@@ -226,6 +229,7 @@ class Engine:
         self._advance(now)
         order = self._local(key)
         self._fire(order, T.MODIFY_REQUEST, now)
+        order.requested = (price, size)
         self._outbox.append(ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size))
         return order
 

@@ -10,6 +10,7 @@ anomaly in :meth:`lifecycle.engine.Engine.move_remote`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.anomalies import AnomalyKind
@@ -39,11 +40,14 @@ __all__ = ["Interpreter"]
 S = OrderState
 T = Trigger
 
+#: Oids whose early fills are kept until the oid is bound to an order.
+_PARKED_OIDS = 1024
+
 
 class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
 
-    __slots__ = ("_anomaly", "_engine", "_find", "_fire", "_move_remote", "handlers")
+    __slots__ = ("_anomaly", "_engine", "_find", "_fire", "_move_remote", "_parked", "handlers")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -51,6 +55,8 @@ class Interpreter:
         self._anomaly = engine.anomalies.record
         self._fire = engine.machine.fire
         self._move_remote = engine.move_remote
+        # Fills for oids not known yet, by oid (bounded, oldest oid dropped first).
+        self._parked: dict[Oid, list[OrderFilled]] = {}
         #: The handler of each event type.
         self.handlers: dict[type, Callable[[Any, float], None]] = {
             OrderAccepted: self.accepted,
@@ -116,13 +122,18 @@ class Interpreter:
             if order.state is S.MODIFYING and oid not in order.prior_oids:
                 # The `open` of the cancel-replace's new oid: the modify took effect.
                 if self._bind(order, oid, now, replace=True):
+                    if order.requested is not None:
+                        self._took_effect(order, *order.requested)
                     self._move_remote(order, T.MODIFY_ACK, now)
+                self._attach_parked(order, now)
                 return
             if not self._bind(order, oid, now):
                 return
         if self._move_remote(order, T.ACCEPT, now) and order.state is S.LIVE:
             # LIVE means the oid is known: it is bound, so protection starts at once.
             self._fire(order, T.FINALIZE, now)
+        if self._parked:
+            self._attach_parked(order, now)
 
     def rejected(self, event: OrderRejected, now: float) -> None:
         order = self._resolve(event, now)
@@ -142,13 +153,24 @@ class Interpreter:
                 AnomalyKind.UNKNOWN_FILL, now, event.cloid or f"oid:{event.oid}",
                 f"fill {event.tid} of {event.size} for an order we do not know",
             )
+            if event.oid is not None:
+                self._park(event)
             engine.request_sync("fill for an unknown order")
             return
         if order.state is S.EXPECTED:
             self._bind(order, event.oid, now)  # fill before ack carries the oid
-        order.add_fill(
-            Fill(tid=event.tid, price=event.price, size=event.size, at=now)
-        )
+        self._apply_fill(order, event, now)
+        if self._parked:
+            self._attach_parked(order, now)
+
+    def _apply_fill(self, order: Order, event: OrderFilled, now: float) -> None:
+        """Record a fill the ledger already counted, and fire what it means."""
+        if not order.add_fill(Fill(tid=event.tid, price=event.price, size=event.size, at=now)):
+            return
+        if event.oid is not None and event.oid != order.oid and event.oid in order.prior_oids:
+            # A late fill of the leg a modify replaced: the replacement rests its
+            # full requested size, so the order's total grows by this fill.
+            order.size += event.size
         if order.filled > order.size:
             self._anomaly(
                 AnomalyKind.OVERFILL, now, order.label,
@@ -160,8 +182,30 @@ class Interpreter:
             trigger = T.FILL_COMPLETE
         else:
             trigger = T.FILL_PARTIAL
-        if engine.move_remote(order, trigger, now):
+        if self._engine.move_remote(order, trigger, now):
             self._after_live(order, now)
+
+    def _park(self, event: OrderFilled) -> None:
+        # A fill naming only an oid we do not know yet (a fill without cloid
+        # before the placement response, or an orphan before the sync lists
+        # it): keep it, bounded, so the order gets it when the oid is bound.
+        parked = self._parked
+        parked.setdefault(event.oid, []).append(event)  # type: ignore[arg-type]
+        while len(parked) > _PARKED_OIDS:
+            del parked[next(iter(parked))]
+
+    def _attach_parked(self, order: Order, now: float) -> None:
+        """Give ``order`` the fills that arrived for one of its oids before it was known."""
+        for oid in (order.oid, *order.prior_oids):
+            for event in self._parked.pop(oid, ()):  # type: ignore[arg-type]
+                self._apply_fill(order, event, now)
+
+    @staticmethod
+    def _took_effect(order: Order, price: Decimal, size: Decimal) -> None:
+        # The replacement rests `size`; what filled before it stays filled.
+        order.price = price
+        order.size = order.filled + size
+        order.requested = None
 
     def canceled(self, event: OrderCanceled, now: float) -> None:
         order = self._find(event.cloid, event.oid)
@@ -195,23 +239,34 @@ class Interpreter:
         order = self._find(event.cloid, event.old_oid) or self._resolve(event, now)
         if order is None:
             return
+        if (
+            order.requested is None
+            and event.oid == order.oid
+            and event.old_oid is not None
+            and event.old_oid in order.prior_oids
+        ):
+            return  # the new oid's `open` already completed this modify: a late answer
         if order.state is not S.MODIFYING and order.state is not S.CANCELLING:
             self._engine.move_remote(order, T.MODIFY_ACK, now)  # illegal: anomaly
             return
         if not self._bind(order, event.oid, now, replace=True):
             return
-        order.price, order.size = event.price, event.size
+        self._took_effect(order, event.price, event.size)
         if self._engine.move_remote(order, T.MODIFY_ACK, now) and order.state is S.CANCELLING:
             # The cancel may have named the old oid: cancel the new one too.
             self._engine.send(CancelOrder(cloid=order.cloid, oid=order.oid))
+        if self._parked:
+            self._attach_parked(order, now)
 
     def modify_rejected(self, event: ModifyRejected, now: float) -> None:
         order = self._resolve(event, now)
         if order is None:
             return
         trigger = T.MODIFY_GONE if event.order_gone else T.MODIFY_REJECTED
-        if self._engine.move_remote(order, trigger, now) and trigger is T.MODIFY_GONE:
-            self._engine.query(order)
+        if self._engine.move_remote(order, trigger, now):
+            order.requested = None
+            if trigger is T.MODIFY_GONE:
+                self._engine.query(order)
 
     def status_report(self, event: OrderStatusReport, now: float) -> None:
         order = self._resolve(event, now)

@@ -62,7 +62,9 @@ class Order:
         prior_oids: Oids a modify replaced; they still resolve to this order.
         side: Buy or sell.
         price: Limit price (the current one, after modifies).
-        size: Original size (the current one, after modifies).
+        size: Total size: the original one, or after a modify the size filled before it
+            plus the size the modify asked for (a modify replaces what rests).
+        requested: ``(price, size)`` of the modify in flight, until it takes effect or fails.
         filled: Sum of the sizes of distinct fills.
         state: Current state; written only by the machine.
         reason: Why the order is GONE; None before.
@@ -83,6 +85,7 @@ class Order:
         "price",
         "prior_oids",
         "reason",
+        "requested",
         "side",
         "size",
         "state",
@@ -118,6 +121,7 @@ class Order:
         self.filled = _ZERO
         self.state: OrderState = state
         self.reason: GoneReason | None = None
+        self.requested: tuple[Decimal, Decimal] | None = None
         self.status: str | None = None
         self.created_at = now
         self.state_since = now

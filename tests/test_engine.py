@@ -650,3 +650,67 @@ def test_set_targets_places_the_ladder_and_keeps_it_next_cycle(session: Session)
     session.engine.set_targets(ladder, book, session.now)  # EXPECTED orders hold their levels
     assert session.engine.commands_to_send() == []
     assert session.engine.counters()["reconciler_places"] == 2
+
+
+def _fill(order: Order, oid: int, tid: int, size: str, *, cloid: bool = True) -> OrderFilled:
+    return OrderFilled(
+        cloid=order.cloid if cloid else None, oid=Oid(oid), tid=Tid(tid), side=order.side,
+        price=order.price, size=Decimal(size),
+    )
+
+
+def test_modify_of_partly_filled_order_rests_the_requested_size(session: Session) -> None:
+    order = session.tracked(size="3")
+    old = order.oid
+    assert old is not None
+    session.engine.handle(_fill(order, old, 1, "1"), session.now)
+    session.engine.modify(order, Decimal("99"), Decimal("2"), session.now)
+    modified = OrderModified(
+        cloid=order.cloid, oid=Oid(5000), old_oid=old, price=Decimal("99"), size=Decimal("2")
+    )
+    session.engine.handle(modified, session.now)
+    assert (order.size, order.filled, order.remaining) == (Decimal(3), Decimal(1), Decimal(2))
+    session.engine.handle(_fill(order, 5000, 2, "2"), session.now)
+    assert order.state is S.GONE and order.reason is GoneReason.FILLED
+    assert session.engine.anomalies.counts[AnomalyKind.OVERFILL] == 0
+
+
+def test_late_fill_of_the_replaced_leg_grows_the_total_not_the_rest(session: Session) -> None:
+    order = session.tracked(size="2")
+    old = order.oid
+    assert old is not None
+    session.engine.modify(order, Decimal("99"), Decimal("2"), session.now)
+    modified = OrderModified(
+        cloid=order.cloid, oid=Oid(5000), old_oid=old, price=Decimal("99"), size=Decimal("2")
+    )
+    session.engine.handle(modified, session.now)
+    session.engine.handle(_fill(order, old, 1, "1"), session.now)  # executed before the replace
+    assert (order.size, order.filled, order.remaining) == (Decimal(3), Decimal(1), Decimal(2))
+    assert order.state is S.FINALIZED_PROTECTED
+    assert session.engine.position == Decimal(1)
+
+
+def test_rest_modify_answer_after_new_oid_open_is_absorbed(session: Session) -> None:
+    order = session.tracked()
+    old = order.oid
+    session.engine.modify(order, Decimal("99"), Decimal("1"), session.now)
+    session.engine.commands_to_send()
+    session.engine.handle(OrderAccepted(cloid=order.cloid, oid=Oid(5000)), session.now)
+    assert order.state is S.FINALIZED_PROTECTED and order.price == Decimal("99")
+    modified = OrderModified(
+        cloid=order.cloid, oid=Oid(5000), old_oid=old, price=Decimal("99"), size=Decimal("1")
+    )
+    session.engine.handle(modified, session.now)
+    assert order.state is S.FINALIZED_PROTECTED
+    assert len(session.engine.anomalies) == 0
+    assert session.engine.commands_to_send() == []
+
+
+def test_fill_without_cloid_before_the_ack_is_given_to_the_order(session: Session) -> None:
+    order = session.sent(size="2")
+    session.engine.handle(_fill(order, 7000, 1, "2", cloid=False), session.now)
+    assert session.engine.position == Decimal(2)
+    assert session.engine.anomalies.counts[AnomalyKind.UNKNOWN_FILL] == 1
+    session.engine.handle(OrderAccepted(cloid=order.cloid, oid=Oid(7000)), session.now)
+    assert order.state is S.GONE and order.reason is GoneReason.FILLED
+    assert order.filled == Decimal(2) and session.engine.position == Decimal(2)
