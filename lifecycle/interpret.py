@@ -30,7 +30,7 @@ from lifecycle.events import (
 )
 from lifecycle.ids import Oid
 from lifecycle.order import Fill, Order
-from lifecycle.states import OrderState, Trigger
+from lifecycle.states import DISCOVERED, OrderState, Trigger
 
 if TYPE_CHECKING:
     from lifecycle.engine import Engine
@@ -94,6 +94,12 @@ class Interpreter:
         if oid is None or order.knows_oid(oid):
             return True
         other = self._engine.registry.by_oid(oid)
+        if other is not None and other.state in DISCOVERED and order.state not in DISCOVERED:
+            # A snapshot listed our order without its cloid before its ack, so it
+            # became an orphan candidate. The exchange now ties the oid to our
+            # cloid: drop the candidate and give its fills to our order.
+            self._absorb_candidate(other, now)
+            other = None
         if other is not None:
             detail = f"exchange reported oid {oid}, which names {other.label}"
         elif order.oid is None or replace:
@@ -159,6 +165,17 @@ class Interpreter:
             return
         if order.state is S.EXPECTED:
             self._bind(order, event.oid, now)  # fill before ack carries the oid
+        elif (
+            order.state is S.MODIFYING
+            and event.oid is not None
+            and order.oid is not None
+            and not order.knows_oid(event.oid)
+            and self._bind(order, event.oid, now, replace=True)
+        ):
+            # A fill of the replacement before any answer: the modify took effect.
+            if order.requested is not None:
+                self._took_effect(order, *order.requested)
+            self._move_remote(order, T.MODIFY_ACK, now)
         self._apply_fill(order, event, now)
         if self._parked:
             self._attach_parked(order, now)
@@ -184,6 +201,18 @@ class Interpreter:
             trigger = T.FILL_PARTIAL
         if self._engine.move_remote(order, trigger, now):
             self._after_live(order, now)
+
+    def _absorb_candidate(self, candidate: Order, now: float) -> None:
+        self._fire(candidate, T.ORPHAN_VANISHED, now)
+        self._engine.registry.remove(candidate)
+        assert candidate.oid is not None
+        for fill in candidate.fills.values():
+            self._park(
+                OrderFilled(
+                    cloid=None, oid=candidate.oid, tid=fill.tid, side=candidate.side,
+                    price=fill.price, size=fill.size,
+                )
+            )
 
     def _park(self, event: OrderFilled) -> None:
         # A fill naming only an oid we do not know yet (a fill without cloid
@@ -246,6 +275,12 @@ class Interpreter:
             and event.old_oid in order.prior_oids
         ):
             return  # the new oid's `open` already completed this modify: a late answer
+        if order.state is S.GONE:
+            # Ended before the answer came: the tombstone learns the new oid
+            # (late messages may name only it) and absorbs the answer.
+            self._bind(order, event.oid, now, replace=True)
+            self._move_remote(order, T.MODIFY_ACK, now)
+            return
         if order.state is not S.MODIFYING and order.state is not S.CANCELLING:
             self._engine.move_remote(order, T.MODIFY_ACK, now)  # illegal: anomaly
             return

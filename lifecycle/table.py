@@ -130,6 +130,11 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.GONE, T.CANCEL_GONE): S.GONE,
     (S.GONE, T.EXCHANGE_CANCELED): S.GONE,
     (S.GONE, T.SUPERSEDED): S.GONE,
+    # A modify's answer after the order already filled or was cancelled: the
+    # REST response, "Cannot modify canceled or filled order", or a refusal.
+    (S.GONE, T.MODIFY_ACK): S.GONE,
+    (S.GONE, T.MODIFY_GONE): S.GONE,
+    (S.GONE, T.MODIFY_REJECTED): S.GONE,
     # --- ORPHAN_CANDIDATE: an exchange order nobody here placed; grace running ----------
     (S.ORPHAN_CANDIDATE, T.ORPHAN_SEEN): S.ORPHAN_CANDIDATE,
     (S.ORPHAN_CANDIDATE, T.GRACE_ELAPSED): S.AGED_ORPHAN,
