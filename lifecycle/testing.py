@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from lifecycle.clock import ManualClock
 from lifecycle.commands import Command, ModifyOrder
@@ -71,6 +72,7 @@ from lifecycle.states import GoneReason, OrderState
 __all__ = ["BookEntry", "Scenario", "ScenarioError", "ScriptedExchange"]
 
 Number = Decimal | str | int
+_C = TypeVar("_C")
 
 
 def _dec(value: Number) -> Decimal:
@@ -173,13 +175,22 @@ class Scenario:
         self.drain()
         return now
 
+    def advance_to(self, when: float) -> float:
+        """Move time to ``when`` (not before now), run due timers, drain; return it."""
+        if when < self.now:
+            raise ScenarioError(f"advance_to({when}) is before now ({self.now})")
+        self.clock.set(when)  # exactly `when`: no drift from summed steps
+        self.engine.on_timer(when)
+        self.drain()
+        return when
+
     def drain(self) -> list[Command]:
         """Drain the engine's outbox (as a driver would send it) into :attr:`sent`."""
         commands = self.engine.commands_to_send()
         self.sent.extend(commands)
         return commands
 
-    def sent_of(self, kind: type) -> list[Command]:
+    def sent_of(self, kind: type[_C]) -> list[_C]:
         """The commands of type ``kind`` drained so far."""
         return [c for c in self.sent if isinstance(c, kind)]
 

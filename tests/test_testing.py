@@ -193,3 +193,16 @@ def test_scenario_fill_of_orphan_candidate_moves_position_without_anomaly() -> N
     s.expect(orphan, S.GONE, reason=GoneReason.FILLED)
     assert s.engine.anomalies.counts[AnomalyKind.UNKNOWN_FILL] == 0
     s.expect_position("1")
+
+
+def test_scenario_advance_to_lands_exactly_and_runs_timers() -> None:
+    s = Scenario()
+    order = s.place()
+    s.ack(order)
+    for _ in range(3):
+        s.advance(0.1)
+    assert s.advance_to(10.0) == 10.0 == s.now
+    s.expect(order, S.TRACKED)
+    assert s.sent_of(PlaceOrder)[0].cloid == order.cloid
+    with pytest.raises(ScenarioError, match="before now"):
+        s.advance_to(9.0)
