@@ -53,6 +53,16 @@ from lifecycle.events import (
     StatusOutcome,
 )
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.journal import (
+    FlushMode,
+    FlushPolicy,
+    Journal,
+    JournalCorrupt,
+    JournaledEngine,
+    ReplayDivergence,
+    load_journal,
+    replay,
+)
 from lifecycle.machine import MachineDisagreement, OrderMachine, TransitionObserver
 from lifecycle.order import Fill, Order, Side, TransitionRecord
 from lifecycle.pricing import AssetRules
@@ -105,9 +115,14 @@ __all__ = (
     "ExchangeEvent",
     "FetchOpenOrders",
     "Fill",
+    "FlushMode",
+    "FlushPolicy",
     "GoneReason",
     "IllegalTransition",
     "InvalidCloid",
+    "Journal",
+    "JournalCorrupt",
+    "JournaledEngine",
     "Ladder",
     "Level",
     "LifecycleConfig",
@@ -140,6 +155,7 @@ __all__ = (
     "QueryOrderStatus",
     "Reconciler",
     "ReconcilerConfig",
+    "ReplayDivergence",
     "SafetySync",
     "Side",
     "SidePlan",
@@ -156,5 +172,7 @@ __all__ = (
     "canonical_coin",
     "check_config",
     "load_config",
+    "load_journal",
     "parse_config",
+    "replay",
 )

@@ -8,15 +8,29 @@ Subcommands:
   its key path; exit status 1 when there is any.
 * ``lifecycle demo [--config PATH]``: run a scripted session through the engine,
   printing each transition.
+* ``lifecycle trace ID --journal PATH [--out FILE]``: print one journaled
+  order's path and draw it over the lifecycle (``FILE.{dot,svg,png}``, default
+  ``trace-<id>``); ID is a cloid in any accepted form or an oid, current or
+  prior. Exit status 1 for an unknown id, 2 for an unreadable journal.
+* ``lifecycle report --journal PATH [--out DIR]``: print a journaled run's
+  summary and write its coverage diagram to ``DIR/coverage.{svg,png}``
+  (default: the journal's directory). Exit status 2 for an unreadable journal.
+
+Both exit with status 2 when Graphviz ``dot`` is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lifecycle.config import ConfigError, check_config, load_config
+
+if TYPE_CHECKING:
+    from lifecycle.journal import LoadedJournal
 
 __all__ = ["main"]
 
@@ -48,6 +62,57 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(journal: str) -> LoadedJournal | None:
+    from lifecycle.journal import JournalCorrupt, load_journal
+
+    try:
+        return load_journal(journal)
+    except (OSError, JournalCorrupt) as exc:
+        print(f"cannot read journal {journal}: {exc}", file=sys.stderr)
+        return None
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from lifecycle.errors import UnknownOrder
+    from lifecycle.review import find_order, order_paths, write_trace
+
+    loaded = _load(args.journal)
+    if loaded is None:
+        return 2
+    try:
+        path = find_order(order_paths(loaded.records), args.id)
+    except UnknownOrder:
+        print(f"no order {args.id!r} in journal {loaded.path}", file=sys.stderr)
+        return 1
+    print(path.text())
+    return _write(lambda: write_trace(path, args.out))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lifecycle.review import summarize
+
+    loaded = _load(args.journal)
+    if loaded is None:
+        return 2
+    summary = summarize(loaded)
+    print(summary.text())
+    out = args.out if args.out is not None else loaded.path.parent
+    return _write(lambda: summary.write_coverage(out))
+
+
+def _write(render: Callable[[], list[Path]]) -> int:
+    import graphviz
+
+    try:
+        written = render()
+    except graphviz.ExecutableNotFound:
+        print("cannot draw: Graphviz `dot` is not installed", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(
@@ -63,6 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("demo", help="drive a scripted lifecycle through the engine")
     p.add_argument("--config", help="a config file (default: built-in defaults)")
     p.set_defaults(run=_demo)
+    p = sub.add_parser("trace", help="draw one journaled order's path over the lifecycle")
+    p.add_argument("id", help="a cloid (any accepted form) or an oid, current or prior")
+    p.add_argument("--journal", required=True, help="the journal file or its run directory")
+    p.add_argument("--out", help="output name for .dot/.svg/.png (default: trace-<id>)")
+    p.set_defaults(run=_trace)
+    p = sub.add_parser("report", help="summarize a journaled run and draw its coverage")
+    p.add_argument("--journal", required=True, help="the journal file or its run directory")
+    p.add_argument("--out", help="directory for coverage.svg/png (default: the journal's)")
+    p.set_defaults(run=_report)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)
