@@ -31,7 +31,7 @@ test: $(STAMP) dot lint
 
 demo: $(STAMP) dot
 	$(BIN)/lifecycle diagram --out diagrams
-	$(BIN)/lifecycle demo
+	$(BIN)/lifecycle simulate
 
 bench: $(STAMP)
 	BENCH_JSON=$(BENCH_JSON) $(BIN)/python bench/run.py

@@ -68,6 +68,12 @@ Keys
     size ``Decimal`` objects, as orders parsed from the wire would, so those
     (about 100 bytes each) are counted; so are the engine's index entries,
     queued timer entries and history, and anything else still held.
+``sim_speedup``
+    Simulated seconds per wall-clock second of the ``lifecycle simulate`` job
+    (:func:`lifecycle.simulate.run_simulation`) with the ``default`` fault
+    profile over 600 simulated seconds: engine, runtime on the virtual clock,
+    ladder quoter and simulated exchange, invariant checks included (the
+    diagram is not rendered). Higher is better.
 ``floor_dict_fire_us``
     Calibration: the cheapest pure-Python transition,
     ``order.state = TABLE[(order.state, trigger)]`` on a ``__slots__`` object,
@@ -89,6 +95,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import platform
 import random
@@ -125,6 +132,8 @@ FLOOR_FIRES = 1_000_000
 RUNS_CHEAP = 9
 RUNS_LIBRARY = 5
 RUNS_100K = 7
+RUNS_SIM = 3
+SIM_SECONDS = 600.0
 
 TARGETS: dict[str, float] = {
     "lifecycle_us_per_order": 6.0,
@@ -481,6 +490,23 @@ def bytes_run(n: int = MEMORY_ORDERS) -> float:
     return (after - before) / n
 
 
+def sim_run(duration_s: float = SIM_SECONDS) -> float:
+    """Simulated seconds per wall second of one default-profile simulation."""
+    from lifecycle.simulate import SimulationSpec, run_simulation
+
+    package_log = logging.getLogger("lifecycle")
+    level = package_log.level
+    package_log.setLevel(logging.ERROR)  # anomalies are expected under faults
+    try:
+        gc.collect()
+        report = run_simulation(SimulationSpec(duration_s=duration_s, faults="default"))
+    finally:
+        package_log.setLevel(level)
+    if not report.ok:
+        raise BenchError(f"simulation broke an invariant: {report.counters()}")
+    return report.sim_seconds / report.wall_seconds
+
+
 # --- main --------------------------------------------------------------------------------
 
 
@@ -554,6 +580,15 @@ def main() -> int:
             "bytes/order",
         )
     )
+    record(
+        Measurement(
+            "sim_speedup",
+            RUNS_SIM,
+            f"`lifecycle simulate`, default faults, {SIM_SECONDS:.0f} simulated s",
+            sim_run,
+            "sim s / wall s",
+        )
+    )
     ratio = results["event_us_at_100k"] / results["event_us_at_1k"]
 
     report: dict[str, Any] = {
@@ -571,6 +606,7 @@ def main() -> int:
         "event_us_at_100k": round(results["event_us_at_100k"], 3),
         "event_ratio_100k_to_1k": round(ratio, 3),
         "bytes_per_order": round(results["bytes_per_order"], 1),
+        "sim_speedup": round(results["sim_speedup"], 1),
         "runs": runs,
         "targets": TARGETS,
         "targets_met": {
@@ -597,7 +633,10 @@ def print_table(report: dict[str, Any]) -> None:
     for key, value in report.items():
         if not isinstance(value, float) or key.startswith("floor"):
             continue
-        unit = "bytes" if key.startswith("bytes") else "x" if "ratio" in key else "us"
+        unit = (
+            "bytes" if key.startswith("bytes")
+            else "x" if "ratio" in key or "speedup" in key else "us"
+        )
         in_floors = f"{value / floor:,.1f}" if unit == "us" else ""
         target = report["targets"].get(key)
         met = report["targets_met"].get(key)

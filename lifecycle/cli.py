@@ -17,6 +17,13 @@ Subcommands:
   (default: the journal's directory). Exit status 2 for an unreadable journal.
 
 Both exit with status 2 when Graphviz ``dot`` is missing.
+
+* ``lifecycle simulate [--seed N] [--duration S] [--faults none|default|harsh]
+  [--config PATH] [--json] [--out DIR] [--keep-orders] [--quiet] [--verbose]``:
+  run the engine, the runtime and a ladder quoter against the simulated
+  exchange on a virtual clock (default: one hour, ``default`` faults), print
+  the report (``--json``: as JSON) and write ``DIR/simulation.{dot,svg}``
+  (default ``diagrams``). Exit status 1 when an invariant counter is not 0.
 """
 
 from __future__ import annotations
@@ -100,6 +107,16 @@ def _report(args: argparse.Namespace) -> int:
     return _write(lambda: summary.write_coverage(out))
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from lifecycle.simulate import simulate_command
+
+    return simulate_command(
+        seed=args.seed, duration_s=args.duration, faults=args.faults,
+        config=load_config(args.config) if args.config else None, as_json=args.json,
+        out=args.out, keep_orders=args.keep_orders, quiet=args.quiet, verbose=args.verbose,
+    )
+
+
 def _write(render: Callable[[], list[Path]]) -> int:
     import graphviz
 
@@ -137,6 +154,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--journal", required=True, help="the journal file or its run directory")
     p.add_argument("--out", help="directory for coverage.svg/png (default: the journal's)")
     p.set_defaults(run=_report)
+    p = sub.add_parser("simulate", help="run the engine against the simulated exchange")
+    p.add_argument("--seed", type=int, default=1, help="seed of the exchange (default: 1)")
+    p.add_argument("--duration", type=float, default=3600.0,
+                   help="simulated seconds of quoting (default: 3600)")
+    p.add_argument("--faults", choices=("none", "default", "harsh"), default="default",
+                   help="fault profile of the exchange (default: default)")
+    p.add_argument("--config", help="a config file (default: built-in defaults)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", default="diagrams",
+                   help="directory for simulation.dot/svg (default: diagrams)")
+    p.add_argument("--keep-orders", action="store_true",
+                   help="leave the quotes resting at the end instead of cancelling them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="let the engine's warnings through")
+    p.set_defaults(run=_simulate)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)
