@@ -60,6 +60,7 @@ __all__ = [
     "OrphanPolicy",
     "ReconcilerConfig",
     "SyncConfig",
+    "canonical_coin",
     "check_config",
     "load_config",
     "parse_config",
@@ -78,6 +79,29 @@ class OrphanPolicy(str, enum.Enum):  # noqa: UP042
     CANCEL = "cancel"
     ADOPT = "adopt"
     IGNORE = "ignore"
+
+
+def canonical_coin(coin: str, dex: str = "") -> str:
+    """Return a coin name in the form Hyperliquid uses in order rows.
+
+    Builder-deployed (HIP-3) perps are named ``"{dex}:{coin}"`` everywhere on
+    the wire; main-dex perps keep their bare name. A bare ``coin`` on a
+    configured ``dex`` is prefixed; a name that already carries a dex prefix,
+    and any name on the main dex (``dex == ""``), is returned as it is.
+
+    Letter case is kept: the exchange matches names exactly, and mixed-case
+    names exist (``kPEPE``), so folding case could merge two different coins.
+
+    Args:
+        coin: A coin name, bare (``"BTC"``) or prefixed (``"xyz:TSLA"``).
+        dex: The builder dex the name belongs to; empty for the main perp dex.
+
+    Returns:
+        The canonical name, e.g. ``canonical_coin("TSLA", "xyz") == "xyz:TSLA"``.
+    """
+    if dex and ":" not in coin:
+        return f"{dex}:{coin}"
+    return coin
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -211,10 +235,7 @@ class LifecycleConfig:
         the coin as configured (a main-dex coin, or a coin already written as
         ``"dex:COIN"``).
         """
-        coin, dex = self.market.coin, self.market.dex
-        if dex and ":" not in coin:
-            return f"{dex}:{coin}"
-        return coin
+        return canonical_coin(self.market.coin, self.market.dex)
 
 
 @dataclass(frozen=True, slots=True)

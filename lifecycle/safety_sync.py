@@ -81,7 +81,7 @@ from typing import TYPE_CHECKING
 
 from lifecycle._records import record
 from lifecycle.anomalies import AnomalyKind
-from lifecycle.config import OrphanPolicy
+from lifecycle.config import OrphanPolicy, canonical_coin
 from lifecycle.errors import InvalidCloid, TimeWentBackwards
 from lifecycle.events import OrderAccepted, OrphanSeen, OrphanVanished
 from lifecycle.ids import Cloid, Oid
@@ -108,29 +108,6 @@ _MISSING_STATES: frozenset[OrderState] = frozenset({S.TRACKED, S.MODIFYING})
 #: How many coin names the asset-mismatch alarm quotes.
 _MISMATCH_SAMPLES = 3
 _ZERO = Decimal(0)
-
-
-def canonical_coin(coin: str, dex: str = "") -> str:
-    """Return a coin name in the form Hyperliquid uses in order rows.
-
-    Builder-deployed (HIP-3) perps are named ``"{dex}:{coin}"`` everywhere on
-    the wire; main-dex perps keep their bare name. A bare ``coin`` on a
-    configured ``dex`` is prefixed; a name that already carries a dex prefix,
-    and any name on the main dex (``dex == ""``), is returned as it is.
-
-    Letter case is kept: the exchange matches names exactly, and mixed-case
-    names exist (``kPEPE``), so folding case could merge two different coins.
-
-    Args:
-        coin: A coin name, bare (``"BTC"``) or prefixed (``"xyz:TSLA"``).
-        dex: The builder dex the name belongs to; empty for the main perp dex.
-
-    Returns:
-        The canonical name, e.g. ``canonical_coin("TSLA", "xyz") == "xyz:TSLA"``.
-    """
-    if dex and ":" not in coin:
-        return f"{dex}:{coin}"
-    return coin
 
 
 @record
@@ -275,8 +252,7 @@ class SafetySync:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        market = engine.config.market
-        self._coin = canonical_coin(market.coin, market.dex)
+        self._coin = engine.config.coin_key
         # order -> (consecutive fresh snapshots it was absent from, taken_at of
         # the first, whether this streak's query was sent)
         self._missing: dict[Order, tuple[int, float, bool]] = {}
@@ -406,8 +382,8 @@ class SafetySync:
         samples: list[str] = []
         for row in orders:
             # Rows carry the exchange's own names (prefixed on a builder dex), so
-            # no dex is applied to them: a bare name is a main-dex coin.
-            if canonical_coin(row.coin) == coin:
+            # they compare as they are: a bare name is a main-dex coin.
+            if row.coin == coin:
                 ours.setdefault(row.oid, row)
                 continue
             other_count += 1

@@ -66,7 +66,7 @@ from lifecycle.events import (
 )
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.order import Order, Side
-from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot, SyncReport, canonical_coin
+from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot, SyncReport
 from lifecycle.states import GoneReason, OrderState
 
 __all__ = ["BookEntry", "Scenario", "ScenarioError", "ScriptedExchange"]
@@ -156,8 +156,7 @@ class Scenario:
     ) -> None:
         self.clock = ManualClock(start)
         self.engine = Engine(config, cloids=CloidFactory(namespace, run_id), verify=verify)
-        market = self.engine.config.market
-        self.exchange = ScriptedExchange(canonical_coin(market.coin, market.dex))
+        self.exchange = ScriptedExchange(self.engine.config.coin_key)
         #: Every command drained from the engine, in order.
         self.sent: list[Command] = []
 
