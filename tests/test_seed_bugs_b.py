@@ -9,11 +9,27 @@ point. Bugs judged outside order-lifecycle tracking are listed in tests/README.m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
-from typing import TypeVar
-
 import pytest
+from seed_helpers import (
+    BUY,
+    GRACE_S,
+    INTERVAL_S,
+    PROTECTION_S,
+    SELL,
+    TOMBSTONE_S,
+    D,
+    S,
+    anomalies,
+    book,
+    cloid_of,
+    commands_for,
+    cycle,
+    deliver_fill,
+    ladder,
+    scenario,
+    syncs_until,
+    tracked,
+)
 
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import (
@@ -23,7 +39,7 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.config import OrphanPolicy
 from lifecycle.errors import UnknownOrder
 from lifecycle.events import (
     OrderAccepted,
@@ -33,122 +49,11 @@ from lifecycle.events import (
     StatusOutcome,
 )
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.reconciler import SKIP_STALE_BOOK, Book, Decision, Ladder, Level, Plan
-from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot, SyncReport
-from lifecycle.states import WORKING, GoneReason, OrderState
+from lifecycle.order import Order
+from lifecycle.reconciler import SKIP_STALE_BOOK, Decision
+from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot
+from lifecycle.states import WORKING, GoneReason
 from lifecycle.testing import BookEntry, Scenario
-
-D = Decimal
-C = TypeVar("C")
-S = OrderState
-BUY, SELL = Side.BUY, Side.SELL
-
-DEFAULTS = LifecycleConfig()
-PROTECTION_S = DEFAULTS.orders.protection_s  # 10 s
-GRACE_S = DEFAULTS.orders.orphan_grace_s  # 5 s
-TOMBSTONE_S = DEFAULTS.orders.tombstone_s  # 5 s
-EXPECTED_TTL_S = DEFAULTS.orders.expected_ttl_s  # 30 s
-INTERVAL_S = DEFAULTS.sync.interval_s  # 5 s
-MISSING_SNAPSHOTS = DEFAULTS.sync.missing_snapshots  # 3
-MISSING_MIN_S = DEFAULTS.sync.missing_min_s  # 10 s
-MAX_AGE_S = DEFAULTS.sync.snapshot_max_age_s  # 10 s
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def scenario(
-    *,
-    coin: str = "HYPE",
-    dex: str = "",
-    policy: OrphanPolicy = OrphanPolicy.CANCEL,
-    start: float = 0.0,
-) -> Scenario:
-    """A scenario on a perp with sz_decimals 2 and otherwise default settings."""
-    config = LifecycleConfig(
-        orders=OrdersConfig(orphan_policy=policy),
-        market=MarketConfig(coin=coin, dex=dex, sz_decimals=2),
-    )
-    return Scenario(config, start=start)
-
-
-def at(s: Scenario, t: float) -> float:
-    """Move the scenario's clock to absolute time ``t`` (running due timers)."""
-    return s.advance(t - s.now)
-
-
-def tracked(s: Scenario, *specs: tuple[Side, str, str]) -> list[Order]:
-    """Place and acknowledge one order per (side, price, size); age them to TRACKED."""
-    orders = [s.place(side, price, size) for side, price, size in specs]
-    for order in orders:
-        s.ack(order)
-    s.advance(PROTECTION_S)
-    for order in orders:
-        s.expect(order, S.TRACKED)
-    return orders
-
-
-def deliver_fill(s: Scenario, order: Order, tid: Tid, size: str, *, oid: Oid | None = None) -> None:
-    """Re-deliver a fill the exchange already executed (its order may be off the book)."""
-    s.engine.handle(
-        OrderFilled(
-            cloid=order.cloid,
-            oid=order.oid if oid is None else oid,
-            tid=tid,
-            side=order.side,
-            price=order.price,
-            size=D(size),
-        ),
-        s.now,
-    )
-    s.drain()
-
-
-def book(s: Scenario, bid: str, ask: str, *, age: float = 0.0) -> Book:
-    return Book(best_bid=D(bid), best_ask=D(ask), at=s.now - age)
-
-
-def ladder(bids: Sequence[tuple[str, str]] = (), asks: Sequence[tuple[str, str]] = ()) -> Ladder:
-    return Ladder(
-        bids=tuple(Level(price=D(p), size=D(q)) for p, q in bids),
-        asks=tuple(Level(price=D(p), size=D(q)) for p, q in asks),
-    )
-
-
-def cycle(s: Scenario, target: Ladder, top: Book) -> Plan:
-    """One reconcile cycle: plan, apply, drain."""
-    plan = s.engine.set_targets(target, top, s.now)
-    s.drain()
-    return plan
-
-
-def commands_for(s: Scenario, order: Order, kind: type) -> list[object]:
-    return [c for c in s.sent_of(kind) if getattr(c, "cloid", None) == order.cloid]
-
-
-def sent(s: Scenario, kind: type[C]) -> list[C]:
-    """The commands of type ``kind`` drained so far, typed."""
-    return [c for c in s.sent if isinstance(c, kind)]
-
-
-def cloid_of(order: Order) -> Cloid:
-    assert order.cloid is not None
-    return order.cloid
-
-
-def anomalies(s: Scenario) -> int:
-    return sum(s.engine.anomalies.counts.values())
-
-
-def syncs_until(s: Scenario, end: float) -> list[SyncReport]:
-    """Run a scheduled snapshot every ``interval_s`` until ``end`` (inclusive)."""
-    reports = []
-    while s.now + INTERVAL_S <= end + 1e-9:
-        s.advance(INTERVAL_S)
-        reports.append(s.snapshot())
-    return reports
-
 
 # --- B1, B2, B3, B4: immediate fills ------------------------------------------------------
 
@@ -305,7 +210,7 @@ def test_b05_modify_failure_never_leaves_an_untracked_replacement(gone: bool) ->
     s.advance(1.0)
     plan = cycle(s, ladder([("100.6", "1")]), book(s, "100.5", "100.8"))
     assert plan.cancels == (() if gone else (old,))
-    replacement = s.engine.order(sent(s, PlaceOrder)[-1].cloid)
+    replacement = s.engine.order(s.sent_of(PlaceOrder)[-1].cloid)
     s.expect(replacement, S.EXPECTED)
     s.advance(0.001)
     s.rest(replacement)  # booked; the placement response is still on its way
@@ -331,7 +236,7 @@ def test_b06_one_cloid_names_the_order_in_every_request_and_answer() -> None:
     s.drain()
     with pytest.raises(ValueError, match="already registered"):
         s.engine.place(BUY, D("100"), D("1"), s.now, cloid=cloid)
-    assert [c.cloid for c in sent(s, PlaceOrder)] == [cloid]
+    assert [c.cloid for c in s.sent_of(PlaceOrder)] == [cloid]
     assert order.cloid == cloid
 
     s.advance(0.001)
@@ -345,8 +250,8 @@ def test_b06_one_cloid_names_the_order_in_every_request_and_answer() -> None:
     s.cancel(order)
     s.cancel_ack(order)
     s.expect(order, S.GONE, reason=GoneReason.CANCELED)
-    cloids = {c.cloid for c in sent(s, PlaceOrder)} | {c.cloid for c in sent(s, ModifyOrder)}
-    assert cloids | {c.cloid for c in sent(s, CancelOrder)} == {cloid}
+    cloids = {c.cloid for c in s.sent_of(PlaceOrder)} | {c.cloid for c in s.sent_of(ModifyOrder)}
+    assert cloids | {c.cloid for c in s.sent_of(CancelOrder)} == {cloid}
     assert anomalies(s) == 0
 
 
@@ -518,21 +423,21 @@ def test_b09_no_false_orphan_cancel_during_finalization(snapshot_at: float) -> N
     session of 5 s syncs no cancel is sent."""
     s = scenario()
     orders = [s.place(BUY, str(D("100") - D("0.01") * i), "1") for i in range(40)]
-    at(s, 0.001)
+    s.advance_to(0.001)
     for order in orders:
         s.rest(order)
     if snapshot_at <= 0.5:
-        at(s, snapshot_at)
+        s.advance_to(snapshot_at)
         report = s.snapshot()
         assert report.acks == 40
-        at(s, 0.5)
+        s.advance_to(0.5)
         for order in orders:
             s.ack(order)  # the placement responses, after the snapshot
     else:
-        at(s, 0.5)
+        s.advance_to(0.5)
         for order in orders:
             s.ack(order)
-        at(s, snapshot_at)
+        s.advance_to(snapshot_at)
         report = s.snapshot()
         assert report.acks == 0
     assert report.new_candidates == 0 and report.working_orders == 40
@@ -577,15 +482,15 @@ def test_b10_tracked_order_missing_from_snapshots_is_queried_not_removed(
     s = scenario()
     [order] = tracked(s, (BUY, "100", "1"))
     for t in (10.0, 15.0):
-        at(s, t)
+        s.advance_to(t)
         s.snapshot(omit=[order])
         assert not s.sent_of(QueryOrderStatus)
-    at(s, 20.0)
+    s.advance_to(20.0)
     report = s.snapshot(omit=[order])
     assert report.queries == 1
     assert s.sent_of(QueryOrderStatus) == [QueryOrderStatus(cloid=order.cloid, oid=order.oid)]
     for t in (25.0, 30.0):
-        at(s, t)
+        s.advance_to(t)
         s.snapshot(omit=[order])
     assert len(s.sent_of(QueryOrderStatus)) == 1  # one query per absence streak
     s.expect(order, S.TRACKED)
@@ -651,7 +556,7 @@ def test_b11_dex_less_snapshot_never_removes_hip3_orders(listing: str) -> None:
         assert report.asset_mismatch is (listing == "main_dex_rows_only")
         assert report.new_candidates == 0
     assert all(o.state is S.TRACKED for o in orders)
-    queries = sent(s, QueryOrderStatus)
+    queries = s.sent_of(QueryOrderStatus)
     assert len(queries) == len(orders)
     assert {q.cloid for q in queries} == {o.cloid for o in orders}
     mismatches = s.engine.anomalies.counts[AnomalyKind.ASSET_MISMATCH]
@@ -679,7 +584,7 @@ def test_b12_drift_beyond_100_bps_cancels_all_and_replaces_the_ladder() -> None:
     assert all(o.state is S.CANCELLING for o in orders)
     commands = s.sent[-8:]
     assert [type(c) for c in commands] == [CancelOrder] * 4 + [PlaceOrder] * 4
-    placed = sorted(c.price for c in sent(s, PlaceOrder)[len(orders) :])
+    placed = sorted(c.price for c in s.sent_of(PlaceOrder)[len(orders) :])
     assert placed == sorted(D(p) for p in ("26.55", "26.54", "26.6", "26.61"))
     assert s.engine.reconciler.counters()["cancel_alls"] == 1
 
@@ -694,11 +599,11 @@ def test_b12_untracked_exchange_order_is_not_left_unmanaged(policy: OrphanPolicy
     s = scenario(policy=policy)
     earlier_run = CloidFactory("scenario", run_id=0).next()
     oid = s.foreign(BUY, "26.54", "1", cloid=earlier_run)
-    at(s, INTERVAL_S)
+    s.advance_to(INTERVAL_S)
     s.snapshot()
     stray = s.engine.order(oid)
     s.expect(stray, S.ORPHAN_CANDIDATE)
-    at(s, INTERVAL_S + GRACE_S)
+    s.advance_to(INTERVAL_S + GRACE_S)
     s.snapshot()
     if policy is OrphanPolicy.CANCEL:
         s.expect(stray, S.CANCELLING)
@@ -814,17 +719,17 @@ def test_b17_debounced_modify_is_latched_never_cancel_and_place() -> None:
     s = scenario()
     [order] = tracked(s, (BUY, "100", "1"))
     top = book(s, "99.9", "100.2")
-    at(s, 10.0)
+    s.advance_to(10.0)
     plan = cycle(s, ladder([("100.04", "1")]), top)
     assert [m.price for m in plan.modifies] == [D("100.04")]
     s.modify_ack(order)
-    at(s, 10.2)
+    s.advance_to(10.2)
     plan = cycle(s, ladder([("100", "1")]), top)
     assert [m.order for m in plan.bids.latched] == [order]
     assert plan.modifies == () and plan.cancels == () and plan.places == ()
     assert len(s.sent_of(ModifyOrder)) == 1 and not s.sent_of(CancelOrder)
     assert len(s.sent_of(PlaceOrder)) == 1
-    at(s, 10.5)
+    s.advance_to(10.5)
     plan = cycle(s, ladder([("100", "1")]), top)
     assert [m.price for m in plan.modifies] == [D("100")]
     assert len(s.sent_of(ModifyOrder)) == 2
@@ -841,11 +746,11 @@ def test_b19_fill_before_the_placement_response_never_loses_the_order(fill: str)
     nothing is cancelled."""
     s = scenario()
     order = s.place(BUY, "100", "1")
-    at(s, 0.001)
+    s.advance_to(0.001)
     oid = s.rest(order)
-    at(s, 0.2)
+    s.advance_to(0.2)
     tid = s.fill(order, "0.4" if fill == "partial" else None)
-    at(s, 0.5)
+    s.advance_to(0.5)
     if fill == "partial":
         s.ack(order)  # REST `resting`
         s.expect(order, S.FINALIZED_PROTECTED, filled="0.4")
@@ -873,13 +778,13 @@ def test_b19_response_binds_the_oid_a_cloidless_row_made_a_candidate() -> None:
     may cancel the order."""
     s = scenario()
     order = s.place(BUY, "100", "1")
-    at(s, 0.001)
+    s.advance_to(0.001)
     oid = s.rest(order)
     tid = s.fill(order, "0.4", deliver=False)
     s.exchange.book[oid].cloid = None  # the venue lists the row without its cloid
-    at(s, 0.3)
+    s.advance_to(0.3)
     assert s.snapshot().new_candidates == 1
-    at(s, 0.5)
+    s.advance_to(0.5)
     s.engine.handle(OrderAccepted(cloid=order.cloid, oid=oid), s.now)
     s.drain()
     deliver_fill(s, order, tid, "0.4")
@@ -1027,11 +932,11 @@ def test_b26_local_ahead_of_snapshots_is_never_a_mismatch_to_act_on() -> None:
     orders = [s.place(side, price, size) for side, price, size in bids + asks]
     for order in orders:
         s.rest(order)
-    at(s, 11.0)
+    s.advance_to(11.0)
     report = s.snapshot(omit=orders[2:])
     assert (report.exchange_orders, report.working_orders) == (2, 14)
     assert report.acks == 2 and report.new_candidates == 0 and report.missing == 0
-    at(s, 11.5)
+    s.advance_to(11.5)
     for order in orders[2:]:
         s.ack(order)
 

@@ -10,11 +10,31 @@ around 100 one tick is 0.01, i.e. one basis point.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from decimal import Decimal
-from typing import TypeVar
 
 import pytest
+from seed_helpers import (
+    BUY,
+    CANCEL_TIMEOUT_S,
+    EXPECTED_TTL_S,
+    GRACE_S,
+    INTERVAL_S,
+    MAX_AGE_S,
+    PROTECTION_S,
+    SELL,
+    TOMBSTONE_S,
+    D,
+    S,
+    anomalies,
+    book,
+    cloid_of,
+    commands_for,
+    cycle,
+    deliver_fill,
+    ladder,
+    scenario,
+    syncs_until,
+    tracked,
+)
 
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import (
@@ -24,120 +44,14 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.config import LifecycleConfig, MarketConfig
 from lifecycle.errors import UnknownOrder
 from lifecycle.events import OrderAccepted, OrderFilled, StatusOutcome
 from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.reconciler import Book, Decision, Ladder, Level, Plan
-from lifecycle.safety_sync import OpenOrdersSnapshot, SyncReport
+from lifecycle.order import Order
+from lifecycle.reconciler import Decision, Ladder
+from lifecycle.safety_sync import OpenOrdersSnapshot
 from lifecycle.states import GoneReason, OrderState
 from lifecycle.testing import Scenario
-
-D = Decimal
-C = TypeVar("C")
-S = OrderState
-BUY, SELL = Side.BUY, Side.SELL
-
-DEFAULTS = LifecycleConfig()
-PROTECTION_S = DEFAULTS.orders.protection_s  # 10 s
-GRACE_S = DEFAULTS.orders.orphan_grace_s  # 5 s
-TOMBSTONE_S = DEFAULTS.orders.tombstone_s  # 5 s
-EXPECTED_TTL_S = DEFAULTS.orders.expected_ttl_s  # 30 s
-CANCEL_TIMEOUT_S = DEFAULTS.orders.cancel_timeout_s  # 30 s
-INTERVAL_S = DEFAULTS.sync.interval_s  # 5 s
-MAX_AGE_S = DEFAULTS.sync.snapshot_max_age_s  # 10 s
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def scenario(*, coin: str = "HYPE", dex: str = "", start: float = 0.0) -> Scenario:
-    """A scenario on a perp with sz_decimals 2 and otherwise default settings."""
-    config = LifecycleConfig(market=MarketConfig(coin=coin, dex=dex, sz_decimals=2))
-    return Scenario(config, start=start)
-
-
-def at(s: Scenario, t: float) -> float:
-    """Move the scenario's clock to absolute time ``t`` (running due timers)."""
-    return s.advance(t - s.now)
-
-
-def tracked(s: Scenario, *specs: tuple[Side, str, str]) -> list[Order]:
-    """Place and acknowledge one order per (side, price, size); age them to TRACKED."""
-    orders = [s.place(side, price, size) for side, price, size in specs]
-    for order in orders:
-        s.ack(order)
-    s.advance(PROTECTION_S)
-    for order in orders:
-        s.expect(order, S.TRACKED)
-    return orders
-
-
-def deliver_fill(s: Scenario, order: Order, tid: Tid, size: str) -> None:
-    """Deliver a fill the exchange already executed (its order may be off the book)."""
-    s.engine.handle(
-        OrderFilled(
-            cloid=order.cloid,
-            oid=order.oid,
-            tid=tid,
-            side=order.side,
-            price=order.price,
-            size=D(size),
-        ),
-        s.now,
-    )
-    s.drain()
-
-
-def book(s: Scenario, bid: str = "99.9", ask: str = "100.1", *, age: float = 0.0) -> Book:
-    return Book(best_bid=D(bid), best_ask=D(ask), at=s.now - age)
-
-
-def ladder(bids: Sequence[tuple[str, str]] = (), asks: Sequence[tuple[str, str]] = ()) -> Ladder:
-    return Ladder(
-        bids=tuple(Level(price=D(p), size=D(q)) for p, q in bids),
-        asks=tuple(Level(price=D(p), size=D(q)) for p, q in asks),
-    )
-
-
-def cycle(s: Scenario, target: Ladder, top: Book) -> Plan:
-    """One reconcile cycle: plan, apply, drain."""
-    plan = s.engine.set_targets(target, top, s.now)
-    s.drain()
-    return plan
-
-
-def commands_for(s: Scenario, order: Order, kind: type, since: int = 0) -> list[object]:
-    return [
-        c
-        for c in s.sent[since:]
-        if isinstance(c, kind) and getattr(c, "cloid", None) == order.cloid
-    ]
-
-
-def sent(s: Scenario, kind: type[C]) -> list[C]:
-    """The commands of type ``kind`` drained so far, typed."""
-    return [c for c in s.sent if isinstance(c, kind)]
-
-
-def cloid_of(order: Order) -> Cloid:
-    assert order.cloid is not None
-    return order.cloid
-
-
-def anomalies(s: Scenario) -> int:
-    return sum(s.engine.anomalies.counts.values())
-
-
-def syncs_until(s: Scenario, end: float) -> list[SyncReport]:
-    """Run a scheduled snapshot every ``interval_s`` until ``end`` (inclusive)."""
-    reports = []
-    while s.now + INTERVAL_S <= end + 1e-9:
-        s.advance(INTERVAL_S)
-        reports.append(s.snapshot())
-    return reports
-
 
 # --- L1 .. L15 ----------------------------------------------------------------------------
 
@@ -222,7 +136,7 @@ def test_l03_aged_hip3_orphan_is_cancelled(configured: tuple[str, str]) -> None:
     s.snapshot()
     orphan = s.engine.order(oid)
     s.expect(orphan, S.ORPHAN_CANDIDATE)
-    at(s, GRACE_S)
+    s.advance_to(GRACE_S)
     report = s.snapshot()
     assert report.aged == 1 and report.cancelled == 1
     assert s.sent_of(CancelOrder) == [CancelOrder(cloid=None, oid=oid)]
@@ -266,7 +180,7 @@ def test_l04_request_without_an_answer_is_queried_at_its_timeout(waiting: str) -
     start = s.now
     s.advance(timeout - 0.5)
     assert not s.sent_of(QueryOrderStatus)
-    at(s, start + timeout)
+    s.advance_to(start + timeout)
     assert s.sent_of(QueryOrderStatus) == [QueryOrderStatus(cloid=order.cloid, oid=order.oid)]
     s.expect(order, OrderState(waiting))
     if waiting == "cancelling":
@@ -274,7 +188,7 @@ def test_l04_request_without_an_answer_is_queried_at_its_timeout(waiting: str) -
         assert s.answer_status(order) is StatusOutcome.OPEN
         assert len(s.sent_of(CancelOrder)) == cancels + 1
         s.expect(order, S.CANCELLING)
-    at(s, start + 2 * timeout)
+    s.advance_to(start + 2 * timeout)
     assert len(s.sent_of(QueryOrderStatus)) == 2  # asked again, still never ended
 
 
@@ -409,9 +323,9 @@ def test_l07_cancel_sent_around_the_engine_still_ends_its_orders(update: str) ->
             s.vanish(order)
     if update == "lost":
         for t in (10.0, 15.0, 20.0):
-            at(s, t)
+            s.advance_to(t)
             s.snapshot()
-        queries = sent(s, QueryOrderStatus)
+        queries = s.sent_of(QueryOrderStatus)
         assert len(queries) == len(bids)
         assert {q.cloid for q in queries} == {o.cloid for o in bids}
         for order in bids:
@@ -621,9 +535,9 @@ def test_l15_place_with_an_unknown_outcome_stays_expected_until_resolved(
     else:
         s.answer_status(order, StatusOutcome.NOT_FOUND)  # too early to mean anything
         s.expect(order, S.EXPECTED)
-        at(s, EXPECTED_TTL_S - 0.5)
+        s.advance_to(EXPECTED_TTL_S - 0.5)
         assert not s.sent_of(QueryOrderStatus)
-        at(s, EXPECTED_TTL_S)
+        s.advance_to(EXPECTED_TTL_S)
         assert s.sent_of(QueryOrderStatus) == [QueryOrderStatus(cloid=order.cloid, oid=None)]
         s.expect(order, S.EXPECTED)
         s.answer_status(order)
