@@ -36,6 +36,10 @@ class AnomalyKind(enum.Enum):
     #: An open-orders snapshot listed orders, none of them for our coin (a coin
     #: name or dex scope mismatch between the configuration and the exchange).
     ASSET_MISMATCH = "asset_mismatch"
+    #: A status query said the exchange does not know an order it had listed
+    #: (Hyperliquid's spurious ``unknownOid``), while the open-orders snapshots
+    #: have not shown the order absent: not applied; a snapshot is requested.
+    UNCONFIRMED_ABSENCE = "unconfirmed_absence"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -342,11 +342,17 @@ class Engine:
             return False
         return True
 
-    def query(self, order: Order) -> None:
-        """Queue one status query for ``order`` (at most one per drain)."""
+    def query(self, order: Order, *, by_cloid: bool = False) -> None:
+        """Queue one status query for ``order`` (at most one per drain).
+
+        With ``by_cloid`` the query names only the cloid, which the exchange
+        resolves to the order's latest leg (a modify may have replaced the oid
+        we hold).
+        """
         if id(order) not in self._queried:
             self._queried.add(id(order))
-            self._outbox.append(QueryOrderStatus(cloid=order.cloid, oid=order.oid))
+            oid = None if by_cloid and order.cloid is not None else order.oid
+            self._outbox.append(QueryOrderStatus(cloid=order.cloid, oid=oid))
 
     def request_sync(self, reason: str) -> None:
         """Queue one open-orders snapshot request (at most one per drain)."""

@@ -125,12 +125,18 @@ class Interpreter:
             self._unknown(event, now)
             return
         if oid != order.oid:
-            if order.state is S.MODIFYING and oid not in order.prior_oids:
-                # The `open` of the cancel-replace's new oid: the modify took effect.
+            state = order.state
+            if oid not in order.prior_oids and (
+                state is S.MODIFYING or (state is S.CANCELLING and order.requested is not None)
+            ):
+                # The `open` of the cancel-replace's new oid: the modify took effect
+                # (also when a cancel was asked while the modify was in flight).
                 if self._bind(order, oid, now, replace=True):
                     if order.requested is not None:
                         self._took_effect(order, *order.requested)
-                    self._move_remote(order, T.MODIFY_ACK, now)
+                    if self._move_remote(order, T.MODIFY_ACK, now) and state is S.CANCELLING:
+                        # The cancel named the replaced leg or none: cancel the new oid.
+                        self._engine.send(CancelOrder(cloid=order.cloid, oid=oid))
                 self._attach_parked(order, now)
                 return
             if not self._bind(order, oid, now):
@@ -248,6 +254,13 @@ class Interpreter:
             trigger = T.EXCHANGE_CANCELED
         elif state is S.MODIFYING:
             trigger = T.SUPERSEDED  # the cancel leg of the cancel-replace in flight
+        elif state is S.CANCELLING and order.requested is not None:
+            # Cancel asked while a modify was in flight: this `canceled` may be the
+            # modify's replaced leg (same oid until the modify is answered) and not
+            # our cancel's. Ask by cloid, which names whichever leg survived.
+            if self._move_remote(order, T.SUPERSEDED, now):
+                self._engine.query(order, by_cloid=True)
+            return
         elif state is S.CANCELLING or state is S.GONE:
             trigger = T.CANCEL_ACK
         else:
@@ -260,6 +273,17 @@ class Interpreter:
         order = self._resolve(event, now)
         if order is None:
             return
+        if event.order_gone and order.state is not S.GONE:
+            if event.oid is not None and event.oid != order.oid and event.oid in order.prior_oids:
+                # Refused for a leg a modify replaced: the order rests under its new oid.
+                if order.state is S.CANCELLING:
+                    self._engine.send(CancelOrder(cloid=order.cloid, oid=order.oid))
+                return
+            if order.state is S.CANCELLING and order.requested is not None:
+                # The modify in flight may have replaced the leg the cancel named:
+                # not proof that the order is gone. Ask by cloid.
+                self._engine.query(order, by_cloid=True)
+                return
         trigger = T.CANCEL_GONE if event.order_gone else T.CANCEL_FAILED
         if self._engine.move_remote(order, trigger, now) and trigger is T.CANCEL_GONE:
             self._engine.query(order)  # learn whether it filled or was canceled
@@ -310,7 +334,11 @@ class Interpreter:
         engine = self._engine
         state, outcome = order.state, event.outcome
         if outcome is StatusOutcome.OPEN:
-            if event.oid is not None and (state is S.EXPECTED or state is S.MODIFYING):
+            if event.oid is not None and (
+                state is S.EXPECTED
+                or state is S.MODIFYING
+                or (state is S.CANCELLING and event.oid != order.oid and order.requested)
+            ):
                 self.accepted(OrderAccepted(cloid=order.cloid, oid=event.oid), now)
             elif state is S.CANCELLING:
                 # Still resting after the cancel timeout: the cancel was lost. Send it again.
@@ -329,11 +357,23 @@ class Interpreter:
             trigger = T.CANCEL_ACK if state is S.CANCELLING else T.EXCHANGE_CANCELED
         elif outcome is StatusOutcome.REJECTED:
             trigger = T.REJECT
-        else:  # NOT_FOUND
-            ttl = engine.config.orders.expected_ttl_s
-            if state is S.EXPECTED and now - order.state_since < ttl:
+        elif state is S.EXPECTED:  # NOT_FOUND
+            if now - order.state_since < engine.config.orders.expected_ttl_s:
                 return  # the request may not have reached the exchange yet
             trigger = T.CONFIRM_ABSENT
+        elif engine.sync.absence_confirmed(order):  # NOT_FOUND
+            trigger = T.CONFIRM_ABSENT
+        else:  # NOT_FOUND, while the snapshots have not shown the order absent
+            # Hyperliquid answers `unknownOid` for orders openOrders just listed:
+            # one answer is not proof. The safety sync must also have seen the
+            # order missing from enough fresh snapshots; ask for one.
+            self._anomaly(
+                AnomalyKind.UNCONFIRMED_ABSENCE, now, order.label,
+                f"status {event.status or 'not found'} while {state.value}; "
+                "snapshots have not shown it absent",
+            )
+            engine.request_sync("status not found, absence unconfirmed")
+            return
         if engine.move_remote(order, trigger, now) and event.status:
             order.status = event.status
 

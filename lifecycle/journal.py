@@ -142,7 +142,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "move": {"cloid": _OptCloid, "oid": _OptOid, "trigger": Trigger, "remote": bool},
     "event": {"event": ExchangeEvent},
     "timer": {},
-    "query": {"cloid": _OptCloid, "oid": _OptOid},
+    "query": {"cloid": _OptCloid, "oid": _OptOid, "by_cloid": bool},
     "sync_request": {"reason": str},
     "send": {"command": Command},
     "drain": {"commands": list[Command]},
@@ -872,13 +872,13 @@ class JournaledEngine(Engine):
         return self._run("drain", self._now_or_none(), lambda sent: {"commands": list(sent)},
                          super().commands_to_send)
 
-    def query(self, order: Order) -> None:
+    def query(self, order: Order, *, by_cloid: bool = False) -> None:
         """As :meth:`Engine.query`; journaled when called from outside (the sync)."""
         if not self._recording():
-            super().query(order)
+            super().query(order, by_cloid=by_cloid)
         else:
-            self._run("query", self._now_or_none(), _ids(order),
-                      functools.partial(super().query, order))
+            self._run("query", self._now_or_none(), {**_ids(order), "by_cloid": by_cloid},
+                      functools.partial(super().query, order, by_cloid=by_cloid))
 
     def request_sync(self, reason: str) -> None:
         """As :meth:`Engine.request_sync`; journaled when called from outside."""
@@ -1071,7 +1071,7 @@ def _apply(engine: Engine, rec: JournalRecord) -> None:
             raise ReplayDivergence(rec.seq, f"drained {sent}, the journal has {d['commands']}")
         return
     if kind == "query":
-        engine.query(_find(engine, rec))
+        engine.query(_find(engine, rec), by_cloid=d["by_cloid"])
     elif kind == "sync_request":
         engine.request_sync(d["reason"])
     elif kind == "send":

@@ -36,7 +36,11 @@ One sync, in order:
    comes back starts a new grace.
 5. Orders of ours in TRACKED or MODIFYING absent from ``sync.missing_snapshots``
    consecutive fresh snapshots spanning at least ``sync.missing_min_s`` get one
-   status query. Absence never ends an order: only the answer does.
+   status query. Absence never ends an order: only the answer does. A "not
+   found" answer ends a TRACKED, MODIFYING or CANCELLING order only while
+   such a streak holds (:meth:`SafetySync.absence_confirmed`), since
+   Hyperliquid answers ``unknownOid`` for orders ``openOrders`` just listed;
+   streaks of CANCELLING orders are kept for that, without a query of their own.
 
 Orphan policy, by who owns the order's cloid (:meth:`CloidFactory.owns`):
 
@@ -105,6 +109,9 @@ S = OrderState
 
 #: States of ours whose absence from fresh snapshots counts towards a query.
 _MISSING_STATES: frozenset[OrderState] = frozenset({S.TRACKED, S.MODIFYING})
+#: States whose absence streaks are kept: those above, and CANCELLING (queried on
+#: the engine's cancel timer instead), so that a "not found" answer can be confirmed.
+_STREAK_STATES: frozenset[OrderState] = _MISSING_STATES | {S.CANCELLING}
 #: How many coin names the asset-mismatch alarm quotes.
 _MISMATCH_SAMPLES = 3
 _ZERO = Decimal(0)
@@ -534,11 +541,14 @@ class SafetySync:
                     engine.handle(OrphanVanished(oid=order.oid), now)
                     tally.vanished += 1
                     self._counts["orphans_vanished"] += 1
-            elif state in _MISSING_STATES:
-                tally.missing += 1
+            elif state in _STREAK_STATES:
                 count, since, queried = streaks.get(order, (0, taken_at, False))
                 count += 1
                 span_s = taken_at - since
+                if state is S.CANCELLING:
+                    streaks[order] = (count, since, queried)
+                    continue
+                tally.missing += 1
                 if (
                     not queried
                     and count >= sync.missing_snapshots
@@ -551,11 +561,32 @@ class SafetySync:
         # Forget streaks of orders gone from the registry or out of the counted
         # states (their absence stopped counting), and ignored orphans no longer aged.
         registry = engine.registry
-        for order in [o for o in streaks if o not in registry or o.state not in _MISSING_STATES]:
+        for order in [o for o in streaks if o not in registry or o.state not in _STREAK_STATES]:
             del streaks[order]
         self._ignored = {
             o for o in self._ignored if o in registry and o.state is S.AGED_ORPHAN
         }
+
+    def absence_confirmed(self, order: Order) -> bool:
+        """Whether ``order`` is in an absence streak long enough to prove it gone.
+
+        True when the order (TRACKED, MODIFYING or CANCELLING) was absent from
+        the last ``sync.missing_snapshots`` consecutive fresh snapshots, which
+        span at least ``sync.missing_min_s``. The engine ends an order on a
+        status "not found" only then: Hyperliquid answers ``unknownOid`` even
+        for orders ``openOrders`` lists.
+        """
+        streak = self._missing.get(order)
+        if streak is None:
+            return False
+        count, since, _ = streak
+        sync = self._engine.config.sync
+        last = self._last_taken_at
+        return (
+            count >= sync.missing_snapshots
+            and last is not None
+            and last - since >= sync.missing_min_s
+        )
 
     def _query_missing(self, order: Order, count: int, span_s: float) -> None:
         self._engine.query(order)

@@ -505,7 +505,6 @@ def test_handle_rejects_non_events(session: Session) -> None:
         (StatusOutcome.CANCELED, "canceled", GoneReason.CANCELED),
         (StatusOutcome.CANCELED, "reduceOnlyCanceled", GoneReason.CANCELED),
         (StatusOutcome.FILLED, "filled", GoneReason.FILLED),
-        (StatusOutcome.NOT_FOUND, "unknownOid", GoneReason.UNKNOWN),
     ],
 )
 def test_status_answer_ends_tracked_order(

@@ -570,19 +570,11 @@ def test_runtime_observer_sees_every_event_and_change() -> None:
     assert changes == sorted(changes) and len(changes) >= len(seen)
 
 
-# --- engine gaps the runtime cannot close (strict xfail: they pass once fixed) --------------
+# --- a cancel during a modify, and a spurious "unknownOid", through the runtime ---------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine: CANCELLING with a modify in flight takes the replaced leg's ws "
-        "`canceled` (same oid as the order's until the modify is answered) for the "
-        "cancel's ack, and ends the order while the modify's new oid rests"
-    ),
-)
 def test_engine_cancel_during_modify_keeps_the_replacement_tracked() -> None:
-    async def scenario(rig: Rig) -> tuple[Order, list[Any]]:
+    async def scenario(rig: Rig) -> tuple[Order, S, list[Any], list[Any]]:
         order = rig.place()
         await sleep(1.0)
         new_price = rig.price(Side.BUY, 20)
@@ -590,20 +582,16 @@ def test_engine_cancel_during_modify_keeps_the_replacement_tracked() -> None:
         await sleep(0.01)
         rig.cancel(order)  # the reconciler may cancel a MODIFYING order (drift, clear)
         await sleep(0.17)  # the modify took effect; its old leg's `canceled` arrived
-        return order, rig.resting()
+        meanwhile = order.state, rig.resting()
+        await sleep(2.0)  # the cancel of the new oid is answered
+        return order, *meanwhile, rig.resting()
 
-    order, resting = drive(scenario)
-    assert not (resting and order.state is S.GONE), "the new oid rests, untracked"
+    order, state, resting, at_end = drive(scenario)
+    assert [o.oid for o in resting] == [order.oid], "the replacement rests under the new oid"
+    assert state is S.CANCELLING, "the replacement is still tracked while it rests"
+    assert at_end == [] and order.state is S.GONE and order.reason is GoneReason.CANCELED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine: one `unknownOid` status answer ends an order with a known oid "
-        "(MODIFYING/TRACKED/CANCELLING --confirm_absent--> GONE); Hyperliquid answers "
-        "`unknownOid` for orders that openOrders just listed"
-    ),
-)
 def test_engine_spurious_unknown_oid_does_not_end_a_resting_order() -> None:
     async def scenario(rig: Rig) -> tuple[Order, list[Any]]:
         order = rig.place()

@@ -60,15 +60,6 @@ def test_simulate_profile_keeps_every_invariant_counter_at_zero(
     assert status == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine: (1) an order cancelled while its modify is in flight takes the modify's "
-        "replaced leg's `canceled` for the cancel's ack and ends while the new oid rests; "
-        "(2) one spurious `unknownOid` status answer ends a MODIFYING order "
-        "(CONFIRM_ABSENT). Both leave an order of ours resting untracked."
-    ),
-)
 def test_simulate_harsh_hour_keeps_every_invariant_counter_at_zero() -> None:
     report = run_simulation(SimulationSpec(seed=1, duration_s=3600.0, faults="harsh"))
     assert report.counters() == dict.fromkeys(INVARIANTS, 0)

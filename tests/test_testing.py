@@ -139,6 +139,11 @@ def test_scenario_answer_status_from_the_book() -> None:
     s.ack(order)
     s.advance(s.engine.config.orders.protection_s)
     s.vanish(order)
+    sync = s.engine.config.sync
+    for _ in range(sync.missing_snapshots):
+        s.snapshot()
+        s.advance(sync.missing_min_s / (sync.missing_snapshots - 1))
+    s.snapshot()
     assert s.answer_status(order) is StatusOutcome.NOT_FOUND
     s.expect(order, S.GONE, reason=GoneReason.UNKNOWN)
 
