@@ -114,6 +114,8 @@ def _simulate(args: argparse.Namespace) -> int:
         seed=args.seed, duration_s=args.duration, faults=args.faults,
         config=load_config(args.config) if args.config else None, as_json=args.json,
         out=args.out, keep_orders=args.keep_orders, quiet=args.quiet, verbose=args.verbose,
+        restart_at_s=args.restart_at, downtime_s=args.downtime, journal_dir=args.journal,
+        restart_from_journal=not args.restart_empty,
     )
 
 
@@ -168,6 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="leave the quotes resting at the end instead of cancelling them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="let the engine's warnings through")
+    p.add_argument("--restart-at", type=float, metavar="SECONDS",
+                   help="stop the bot abruptly this many simulated seconds in and bring "
+                        "it back from its journal")
+    p.add_argument("--downtime", type=float, default=10.0, metavar="SECONDS",
+                   help="how long the bot stays down at --restart-at (default: 10)")
+    p.add_argument("--journal", metavar="DIR",
+                   help="journal the run into DIR/journal.jsonl and keep it (for "
+                        "`lifecycle trace` and `lifecycle report`); default: none, or a "
+                        "temporary one with --restart-at")
+    p.add_argument("--restart-empty", action="store_true",
+                   help="with --restart-at, bring the bot back with an empty engine instead "
+                        "of its journal (shows what the journal prevents; fails the invariants)")
     p.set_defaults(run=_simulate)
     args = parser.parse_args(argv)
     try:

@@ -586,6 +586,17 @@ class Journal:
         self._file.close()
         self._file = None
 
+    def abandon(self) -> int:
+        """Close the file without writing what is buffered, as a crashed process
+        leaves it; return how many buffered records were lost (idempotent)."""
+        lost = len(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        return lost
+
     def _write(self, *, sync: bool) -> None:
         file = self._file
         if file is None:
@@ -675,6 +686,10 @@ class RecoveryInfo:
         completed: Outcome records of the last call that were lost and written again.
         cloid_start: The counter recovery started the journaled run's cloid
             factory at; None when the caller gave the factory.
+        first_at: The earliest time in the journal (None if it has none): a
+            driver asks for the account's fills since then, since fills the
+            crashed process had not received yet are lost with it.
+        last_at: The latest time in the journal before the recovery.
     """
 
     path: Path
@@ -682,6 +697,8 @@ class RecoveryInfo:
     dropped_bytes: int
     completed: int
     cloid_start: int | None
+    first_at: float | None = None
+    last_at: float | None = None
 
 
 class JournaledEngine(Engine):
@@ -986,8 +1003,10 @@ class JournaledEngine(Engine):
             "completed": len(result.tail),
         })
         journal.flush()
+        first = min((r.at for r in loaded.records if r.at is not None), default=None)
         engine.recovery = RecoveryInfo(
-            loaded.path, result.inputs, loaded.dropped_bytes, len(result.tail), cloid_start
+            loaded.path, result.inputs, loaded.dropped_bytes, len(result.tail), cloid_start,
+            first, last,
         )
         return engine
 

@@ -516,6 +516,19 @@ class Runtime:
                 self._fills_reach_back = reach
         self._want_fills()
 
+    def catch_up(self, since: float) -> None:
+        """Ask for a safety sync at once and, with a :class:`FillHistory` adapter,
+        for every fill since ``since``: what a bot starting again from its
+        journal needs (pass :attr:`RecoveryInfo.first_at
+        <lifecycle.journal.RecoveryInfo.first_at>`). Fills the stopped process
+        had not received are fetched; repeats move nothing (trade ids). Safe to
+        call before the session starts.
+        """
+        self._want_sync()
+        if self._fills_reach_back is None or since < self._fills_reach_back:
+            self._fills_reach_back = since
+        self._want_fills()
+
     def idle(self) -> bool:
         """True when no command is in flight, held, waiting for a retry or ready."""
         return not (

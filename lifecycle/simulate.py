@@ -19,6 +19,19 @@ safety syncs (enough for the engine to verify any absence) and a final fill
 fetch, and waits again (:meth:`Runtime.close <lifecycle.runtime.Runtime.close>`).
 The report is then computed.
 
+With ``restart_at_s`` the engine is a :class:`~lifecycle.journal.JournaledEngine`
+(journal written per call, before the call returns, without fsync) and the
+bot stops abruptly at that time: the runtime's tasks are cancelled with no
+graceful shutdown, requests in flight die with it (their answers reach no one)
+and its websocket is cut (:meth:`SimulatedExchange.inject_client_stop`), while
+the exchange keeps trading. After ``downtime_s`` a new engine is recovered
+from the journal (:meth:`JournaledEngine.recover
+<lifecycle.journal.JournaledEngine.recover>`), a new runtime and connection
+start, and the runtime syncs at once and fetches the account's fills since
+the journal began (:meth:`Runtime.catch_up <lifecycle.runtime.Runtime.catch_up>`).
+The referee watches the new engine from then on; the invariant counters cover
+both lives.
+
 A referee (:class:`_Referee`) watches the engine from outside: as a
 :class:`~lifecycle.machine.TransitionObserver` it counts every fired edge (the
 weights of the run's diagram), the time orders spent in each state, the orders
@@ -53,7 +66,10 @@ round trip, without the model's faults or rate limits.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import random
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +83,7 @@ from lifecycle.config import LifecycleConfig, OrphanPolicy
 from lifecycle.engine import Engine
 from lifecycle.events import ExchangeEvent, OrderFilled
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
 from lifecycle.order import Order
 from lifecycle.quoter import LadderQuoter
 from lifecycle.reconciler import Book
@@ -117,6 +134,7 @@ else:
 __all__ = [
     "INVARIANTS",
     "JSON_KEYS",
+    "RestartInfo",
     "ScheduledFault",
     "SimulationReport",
     "SimulationSpec",
@@ -191,6 +209,18 @@ class SimulationSpec:
         progress: Called every ``progress_interval_s`` with the simulated
             seconds elapsed and ``duration_s``.
         progress_interval_s: See ``progress``.
+        restart_at_s: Stop the bot abruptly this many simulated seconds into
+            the run (no graceful shutdown: requests in flight and the websocket
+            die with it), keep it down ``downtime_s`` while the market goes on,
+            then bring it back from its journal
+            (:meth:`~lifecycle.journal.JournaledEngine.recover`). None: no restart.
+        downtime_s: How long the bot stays down at ``restart_at_s``.
+        journal_dir: The run directory of the engine's journal
+            (``journal.jsonl``, which must not exist yet). None: no journal, or
+            a temporary one with ``restart_at_s``.
+        restart_from_journal: False brings the bot back with an empty engine,
+            as a bot without a journal would come back; the invariant counters
+            then show what the journal prevents.
     """
 
     seed: int = 1
@@ -207,6 +237,10 @@ class SimulationSpec:
     schedule: tuple[ScheduledFault, ...] = ()
     progress: Callable[[float, float], None] | None = None
     progress_interval_s: float = 300.0
+    restart_at_s: float | None = None
+    downtime_s: float = 10.0
+    journal_dir: str | Path | None = None
+    restart_from_journal: bool = True
 
     def profile(self) -> FaultProfile:
         """The fault profile."""
@@ -258,6 +292,8 @@ class SimulationReport:
     ghost_orders_at_end: int
     #: Details of non-zero counters (a few examples each).
     findings: list[str]
+    #: The abrupt stop and recovery, with ``SimulationSpec.restart_at_s``.
+    restart: RestartInfo | None = None
 
     def counters(self) -> dict[str, int | float]:
         """The invariant counters by name."""
@@ -319,6 +355,8 @@ class SimulationReport:
         anomalies = ", ".join(f"{k} {v}" for k, v in self.anomalies.items() if v) or "none"
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.exchange_faults.items())) or "none"
         requests = ", ".join(f"{k} {v}" for k, v in sorted(rt.requests.items()))
+        if self.restart is not None:
+            lines.append(self.restart.text())
         lines += [
             f"orphans: seen {self.orphans_seen}, adopted {self.orphans_adopted}, "
             f"cancelled {self.orphans_cancelled}",
@@ -338,6 +376,39 @@ class SimulationReport:
         verdict = "OK: every invariant counter is 0" if self.ok else "FAILED: see the counters"
         lines.append(verdict)
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartInfo:
+    """What the abrupt stop of ``SimulationSpec.restart_at_s`` left, and what came back."""
+
+    #: Simulated seconds into the run when the bot stopped, and how long it stayed down.
+    at_s: float
+    downtime_s: float
+    #: Whether the bot came back from its journal (else with an empty engine).
+    from_journal: bool
+    #: Journal records buffered but not written when the bot stopped (lost).
+    records_lost: int
+    #: Inputs the recovery replayed, and orders it brought back working (not GONE).
+    inputs_replayed: int
+    orders_restored: int
+    #: The journal file, when one was kept (``SimulationSpec.journal_dir``).
+    journal: Path | None
+
+    def text(self) -> str:
+        """One line for the text report."""
+        if not self.from_journal:
+            back = "came back with an empty engine (no journal)"
+        else:
+            back = (
+                f"came back from its journal: {self.inputs_replayed} inputs replayed, "
+                f"{self.orders_restored} working orders restored, "
+                f"{self.records_lost} records lost"
+            )
+        return (
+            f"restart: stopped abruptly at {self.at_s:.0f} s, down {self.downtime_s:.0f} s; "
+            f"{back}"
+        )
 
 
 def _number(value: int | Decimal) -> int | float:
@@ -409,6 +480,11 @@ class _Referee:
         #: oid -> (first seen at, cloid, the engine's record then) of each premature untrack.
         self.premature: dict[Oid, tuple[float, Cloid | None, str]] = {}
         self._entered: dict[int, float] = {}
+        # Counts of the engines of earlier lives (a restart starts a new engine),
+        # and the anomaly counts a recovery's replay rebuilt (already counted).
+        self._carried_sync: Counter[str] = Counter()
+        self._carried_anomalies: Counter[AnomalyKind] = Counter()
+        self._anomaly_base: Counter[AnomalyKind] = Counter()
 
     # TransitionObserver
 
@@ -468,6 +544,34 @@ class _Referee:
                         registry.by_cloid(order.cloid) if order.cloid is not None else None
                     ))
 
+    def suspend(self, now: float) -> None:
+        """The bot stopped at ``now``: account its orders' time in state up to then."""
+        self.close(now)
+        self._entered.clear()
+        self._carried_sync.update(self.engine.sync.counters())
+        self._carried_anomalies.update(self.engine.anomalies.counts - self._anomaly_base)
+
+    def resume(self, engine: Engine, now: float) -> None:
+        """The bot is back at ``now`` with ``engine``: watch it from here on.
+
+        Its working orders start their time in state now (the downtime is not
+        counted); the moves a recovery replayed are not counted again.
+        """
+        self.engine = engine
+        engine.machine.add_observer(self)
+        self._anomaly_base = Counter(engine.anomalies.counts)
+        for order in engine.registry:
+            if order.state is not S.GONE:
+                self._entered[id(order)] = now
+
+    def sync_counts(self) -> Counter[str]:
+        """The safety sync's counters over every life of the bot."""
+        return self._carried_sync + Counter(self.engine.sync.counters())
+
+    def anomaly_counts(self) -> Counter[AnomalyKind]:
+        """Anomalies by kind over every life of the bot, each counted once."""
+        return self._carried_anomalies + (self.engine.anomalies.counts - self._anomaly_base)
+
     def close(self, now: float) -> None:
         """Account the time of the orders still in a state at the end of the run."""
         for order in self.engine.registry:
@@ -491,7 +595,73 @@ def _runtime_config(spec: SimulationSpec, profile: FaultProfile) -> RuntimeConfi
     return RuntimeConfig(weight_per_min=max(1, int(limit * _BUDGET_SHARE)))
 
 
-async def _simulate(spec: SimulationSpec) -> SimulationReport:
+class _Stopped(Exception):
+    """Raised inside a runtime session to stop the bot abruptly."""
+
+
+#: The journal's flush policy in a simulation: every call's records are written
+#: before the call returns (no command goes out before its record), without
+#: fsync: an abrupt stop is a process crash, not a power loss.
+_JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
+
+
+class _Bot:
+    """The bot of one simulation: its engine, and the runtime of its current life."""
+
+    def __init__(
+        self,
+        spec: SimulationSpec,
+        profile: FaultProfile,
+        exchange: SimulatedExchange,
+        referee: _Referee,
+        start: float,
+    ) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.exchange = exchange
+        self.referee = referee
+        self.start = start
+        self.stats: list[RuntimeStats] = []
+
+    def runtime(self, engine: Engine, *, faults_from: float, faults_until: float) -> Runtime:
+        """A runtime driving ``engine``, quoting, reporting progress, and injecting
+        the spec's faults due in ``[faults_from, faults_until)`` (run time)."""
+        spec, exchange, start = self.spec, self.exchange, self.start
+        runtime: Runtime | None = None
+
+        def reconnected(notice: WsReconnected) -> None:
+            if runtime is not None:
+                runtime.notify_reconnect(notice.down_since)
+
+        adapter = _FillHistoryAdapter(
+            exchange, now=current_time, sleep=sleep, seed=spec.seed, on_reconnect=reconnected
+        )
+        runtime = Runtime(
+            engine, adapter, _runtime_config(spec, self.profile), observer=self.referee
+        )
+        quoter = spec.quoter
+
+        def quote(now: float) -> None:
+            bid, ask = exchange.bbo()
+            quoter.quote(engine, Book(best_bid=bid, best_ask=ask, at=now), now)
+
+        runtime.every(spec.quote_interval_s, quote)
+        # Registered even without a listener: the run must not depend on whether
+        # progress is shown (timers due at one instant run in an order decided by
+        # every timer scheduled before).
+        progress = spec.progress
+        runtime.every(
+            spec.progress_interval_s,
+            lambda now: progress(now - start, spec.duration_s) if progress is not None else None,
+        )
+        for fault in spec.schedule:
+            if faults_from <= fault.at_s < faults_until:
+                runtime.call_at(start + fault.at_s, _injector(fault, exchange))
+        self.stats.append(runtime.stats)
+        return runtime
+
+
+async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> SimulationReport:
     profile = spec.profile()
     config = spec.config if spec.config is not None else LifecycleConfig()
     namespace = config.orders.namespace
@@ -502,39 +672,67 @@ async def _simulate(spec: SimulationSpec) -> SimulationReport:
         previous_run=CloidFactory(namespace, run_id=0) if spec.previous_orders else None,
         previous_orders=spec.previous_orders, foreign_orders=spec.foreign_orders,
     )
-    engine = Engine(config, cloids=CloidFactory(namespace, run_id=1))
+    cloids = CloidFactory(namespace, run_id=1)
+    engine: Engine
+    if journal_dir is not None:
+        journal = Journal.in_dir(journal_dir, _JOURNAL_POLICY)
+        engine = JournaledEngine(journal, config, cloids=cloids)
+    else:
+        engine = Engine(config, cloids=cloids)
     referee = _Referee(engine, exchange)
     engine.machine.add_observer(referee)
-    runtime: Runtime | None = None
+    bot = _Bot(spec, profile, exchange, referee, start)
+    restart: RestartInfo | None = None
+    faults_from = float("-inf")
 
-    def reconnected(notice: WsReconnected) -> None:
-        if runtime is not None:
-            runtime.notify_reconnect(notice.down_since)
+    if spec.restart_at_s is not None:
+        runtime = bot.runtime(engine, faults_from=faults_from, faults_until=spec.restart_at_s)
+        try:
+            async with runtime.session():
+                await sleep(spec.restart_at_s)
+                raise _Stopped
+        except* _Stopped:
+            pass  # every task of the runtime was cancelled: nothing shut down gracefully
+        stopped = current_time()
+        exchange.inject_client_stop(stopped)
+        lost = engine.journal.abandon() if isinstance(engine, JournaledEngine) else 0
+        referee.suspend(stopped)
+        await sleep(spec.downtime_s)
+        back = current_time()
+        exchange.inject_client_start(back)
+        inputs = 0
+        if spec.restart_from_journal and journal_dir is not None:
+            engine = JournaledEngine.recover(journal_dir, back, policy=_JOURNAL_POLICY)
+            inputs = engine.recovery.inputs if engine.recovery is not None else 0
+        else:
+            # A bot without a journal: it starts empty, as a new run would.
+            engine = Engine(config, cloids=CloidFactory(namespace, run_id=2))
+        referee.resume(engine, back)
+        restart = RestartInfo(
+            at_s=stopped - start,
+            downtime_s=back - stopped,
+            from_journal=isinstance(engine, JournaledEngine),
+            records_lost=lost,
+            inputs_replayed=inputs,
+            orders_restored=sum(1 for o in engine.registry if o.state is not S.GONE),
+            journal=(
+                journal_path(journal_dir)
+                if journal_dir is not None and spec.journal_dir is not None
+                else None
+            ),
+        )
+        faults_from = spec.restart_at_s
 
-    adapter = _FillHistoryAdapter(
-        exchange, now=current_time, sleep=sleep, seed=spec.seed, on_reconnect=reconnected
-    )
-    runtime = Runtime(engine, adapter, _runtime_config(spec, profile), observer=referee)
-    quoter = spec.quoter
-
-    def quote(now: float) -> None:
-        bid, ask = exchange.bbo()
-        quoter.quote(engine, Book(best_bid=bid, best_ask=ask, at=now), now)
-
-    runtime.every(spec.quote_interval_s, quote)
-    # Registered even without a listener: the run must not depend on whether
-    # progress is shown (timers due at one instant run in an order decided by
-    # every timer scheduled before).
-    progress = spec.progress
-    runtime.every(
-        spec.progress_interval_s,
-        lambda now: progress(now - start, spec.duration_s) if progress is not None else None,
-    )
-    for fault in spec.schedule:
-        runtime.call_at(start + fault.at_s, _injector(fault, exchange))
-
+    runtime = bot.runtime(engine, faults_from=faults_from, faults_until=float("inf"))
+    if restart is not None:
+        # A bot that starts again syncs at once and fetches the fills it may
+        # have missed: any since its journal began (a fill whose message was
+        # lost waited for the next periodic fetch, which died with the process).
+        recovery = engine.recovery if isinstance(engine, JournaledEngine) else None
+        since = recovery.first_at if recovery is not None else None
+        runtime.catch_up(start + restart.at_s + restart.downtime_s if since is None else since)
     async with runtime.session():
-        await sleep(spec.duration_s)
+        await sleep(max(0.0, start + spec.duration_s - current_time()))
         exchange.close_market(current_time())
         horizon = _delivery_horizon(profile)
 
@@ -547,10 +745,25 @@ async def _simulate(spec: SimulationSpec) -> SimulationReport:
 
         await runtime.close(cancel_all=spec.cancel_all, settled=settled)
         end = current_time()
+    if isinstance(engine, JournaledEngine):
+        engine.close()
     if spec.progress is not None:
         spec.progress(spec.duration_s, spec.duration_s)
     referee.close(end)
-    return _report(spec, profile, config, engine, exchange, runtime, referee, end - start)
+    report = _report(
+        spec, profile, config, engine, exchange, _merged(bot.stats), referee, end - start
+    )
+    report.restart = restart
+    return report
+
+
+def _merged(stats: Sequence[RuntimeStats]) -> RuntimeStats:
+    """The counters of the bot's runtimes (one per life), added up."""
+    total = RuntimeStats()
+    for one in stats:
+        for f in dataclasses.fields(RuntimeStats):
+            setattr(total, f.name, getattr(total, f.name) + getattr(one, f.name))
+    return total
 
 
 def _trace(order: Order | None) -> str:
@@ -591,7 +804,7 @@ def _report(
     config: LifecycleConfig,
     engine: Engine,
     exchange: SimulatedExchange,
-    runtime: Runtime,
+    stats: RuntimeStats,
     referee: _Referee,
     sim_seconds: float,
 ) -> SimulationReport:
@@ -624,7 +837,8 @@ def _report(
     if mismatch:
         findings.append(f"position: exchange {truth.position}, engine {engine.position}")
 
-    sync = engine.sync.counters()
+    sync = referee.sync_counts()
+    anomalies = referee.anomaly_counts()
     return SimulationReport(
         seed=spec.seed,
         faults=profile.name,
@@ -643,8 +857,8 @@ def _report(
         orphans_seen=sync["orphans_seen"],
         orphans_adopted=sync["orphans_adopted"],
         orphans_cancelled=sync["orphans_cancelled"],
-        anomalies={kind.value: engine.anomalies.counts[kind] for kind in AnomalyKind},
-        runtime=runtime.stats,
+        anomalies={kind.value: anomalies[kind] for kind in AnomalyKind},
+        runtime=stats,
         exchange_faults=dict(exchange.fault_counts),
         edge_counts=dict(referee.edges),
         false_orphan_cancels=false_cancels,
@@ -663,7 +877,24 @@ def run_simulation(spec: SimulationSpec | None = None) -> SimulationReport:
     spec = spec if spec is not None else SimulationSpec()
     if not (spec.duration_s > 0 and spec.quote_interval_s > 0 and spec.progress_interval_s > 0):
         raise ValueError("duration_s, quote_interval_s and progress_interval_s must be > 0")
-    report, wall = run_virtual(lambda: _simulate(spec))
+    if spec.restart_at_s is not None and not 0 < spec.restart_at_s < spec.duration_s:
+        raise ValueError(
+            f"restart_at_s must be inside the run (0 < restart_at_s < duration_s="
+            f"{spec.duration_s}), got {spec.restart_at_s}"
+        )
+    if not spec.downtime_s >= 0:
+        raise ValueError(f"downtime_s must be >= 0, got {spec.downtime_s}")
+    with contextlib.ExitStack() as stack:
+        journal_dir: Path | None = None
+        if spec.journal_dir is not None:
+            journal_dir = Path(spec.journal_dir)
+            if journal_path(journal_dir).exists():
+                raise FileExistsError(
+                    f"{journal_path(journal_dir)} exists: give a new journal directory"
+                )
+        elif spec.restart_at_s is not None:
+            journal_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim-")))
+        report, wall = run_virtual(lambda: _simulate(spec, journal_dir))
     report.wall_seconds = wall
     return report
 
@@ -721,11 +952,18 @@ def simulate_command(
     keep_orders: bool = False,
     quiet: bool = False,
     verbose: bool = False,
+    restart_at_s: float | None = None,
+    downtime_s: float = 10.0,
+    journal_dir: str | Path | None = None,
+    restart_from_journal: bool = True,
 ) -> int:
     """Run ``lifecycle simulate``: print the report (text or JSON), write the diagram.
 
+    The restart and journal arguments are those of :class:`SimulationSpec`.
+
     Returns:
-        The exit status: 0 when every invariant counter is 0, else 1.
+        The exit status: 0 when every invariant counter is 0, 1 when one is
+        not, 2 for bad arguments.
     """
     import json
     import logging
@@ -737,6 +975,16 @@ def simulate_command(
     if not duration_s > 0:
         err(f"--duration must be > 0, got {duration_s}")
         return 2
+    if restart_at_s is not None and not 0 < restart_at_s < duration_s:
+        err(f"--restart-at must be inside the run (0 < SECONDS < --duration {duration_s:g}), "
+            f"got {restart_at_s:g}")
+        return 2
+    if not downtime_s >= 0:
+        err(f"--downtime must be >= 0, got {downtime_s:g}")
+        return 2
+    if journal_dir is not None and journal_path(journal_dir).exists():
+        err(f"--journal: {journal_path(journal_dir)} exists; give a new directory")
+        return 2
     spec = SimulationSpec(
         seed=seed,
         duration_s=duration_s,
@@ -745,6 +993,10 @@ def simulate_command(
         cancel_all=not keep_orders,
         progress=None if quiet else _progress_bar(err),
         progress_interval_s=_progress_interval(duration_s),
+        restart_at_s=restart_at_s,
+        downtime_s=downtime_s,
+        journal_dir=journal_dir,
+        restart_from_journal=restart_from_journal,
     )
     package_log = logging.getLogger("lifecycle")
     level = package_log.level

@@ -668,6 +668,31 @@ def test_flush_on_close_writes_early_when_the_buffer_outgrows_its_cap(tmp_path: 
     engine.close()
 
 
+def test_abandon_loses_what_is_buffered_as_a_crash_would(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path, FlushPolicy(mode=FlushMode.ON_CLOSE))
+    for i in range(3):
+        engine.place(Side.BUY, PX, SZ, float(i))
+    assert engine.journal.abandon() == 3
+    assert engine.journal.closed and engine.journal.abandon() == 0
+    assert lines_on_disk(path) == 1  # the header only
+    recovered = JournaledEngine.recover(path, 10.0)
+    assert len(recovered.registry) == 0
+    recovered.close()
+
+
+def test_recovery_info_gives_the_journals_time_span(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path, FlushPolicy())
+    engine.place(Side.BUY, PX, SZ, 3.0)
+    engine.on_timer(7.5)
+    engine.journal.abandon()
+    recovered = JournaledEngine.recover(path, 9.0)
+    assert recovered.recovery is not None
+    assert (recovered.recovery.first_at, recovered.recovery.last_at) == (3.0, 3.0)
+    recovered.close()
+
+
 def test_flush_fsync_follows_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real = os.fsync

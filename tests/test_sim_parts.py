@@ -339,6 +339,24 @@ def test_adapter_place_cancel_status_and_events_in_virtual_time() -> None:
     assert ws_cancel == canceled[0]
 
 
+def test_adapter_ignores_answers_to_requests_of_a_stopped_client() -> None:
+    ex = SimulatedExchange(1, "none", market=QUIET)
+    cloid = CloidFactory("lifecycle", 1).next()
+    bid, _ = ex.bbo()
+    ex.submit((PlaceOrder(cloid=cloid, side=Side.BUY, price=bid, size=SIZE),), 0.0)  # theirs
+    adapter, clock = virtual_adapter(ex)  # a new client; the answer above is not for it
+
+    async def ask_twice() -> CommandResult:
+        await adapter.order_status(QueryOrderStatus(cloid=cloid, oid=None))
+        return await adapter.order_status(QueryOrderStatus(cloid=cloid, oid=None))
+
+    status = asyncio.run(ask_twice())
+    assert clock.now() > 0.2  # pumped past the other answer's arrival
+    (report,) = status.events
+    assert isinstance(report, OrderStatusReport) and report.outcome is StatusOutcome.OPEN
+    assert adapter._responses == {}  # the other client's answer reached no one
+
+
 def test_adapter_open_orders_returns_lagging_snapshot() -> None:
     ex = SimulatedExchange(1, "none", market=QUIET, foreign_orders=2)
     adapter, _ = virtual_adapter(ex)

@@ -151,6 +151,20 @@ def test_random_fault_schedules_keep_every_invariant(
                          cancel_all=not keep))
 
 
+@SETTINGS
+@given(
+    seed=st.integers(min_value=0, max_value=2**31),
+    at=st.floats(min_value=1.0, max_value=DURATION_S - 1.0),
+    downtime=st.floats(min_value=0.0, max_value=60.0),
+    base=st.sampled_from(["none", "default", "harsh"]),
+)
+def test_random_abrupt_restarts_keep_every_invariant(
+    seed: int, at: float, downtime: float, base: str
+) -> None:
+    check(SimulationSpec(seed=seed, duration_s=DURATION_S, faults=base, restart_at_s=at,
+                         downtime_s=downtime))
+
+
 def test_schedule_strategy_injects_what_it_says() -> None:
     # The injections really reach the exchange: a disconnect is counted.
     report = run_simulation(SimulationSpec(

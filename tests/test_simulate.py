@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from lifecycle.cli import main
+from lifecycle.engine import Engine
+from lifecycle.journal import load_journal, replay
 from lifecycle.simulate import INVARIANTS, JSON_KEYS, SimulationSpec, run_simulation
+from lifecycle.states import OrderState
 
 #: The keys `--json` prints, spelled out (the contract, independent of the code).
 EXPECTED_KEYS = {
@@ -130,3 +133,121 @@ def test_run_simulation_report_is_consistent_and_accounts_time() -> None:
     ]
     assert report.seconds_in_state["finalized_protected"] > 0
     assert set(report.counters()) == set(INVARIANTS)
+
+
+# --- --restart-at: an abrupt stop, and recovery from the journal ----------------------------
+
+
+@pytest.mark.parametrize("faults", ["default", "harsh"])
+def test_restart_from_the_journal_keeps_every_invariant_counter_at_zero(faults: str) -> None:
+    report = run_simulation(
+        SimulationSpec(seed=3, duration_s=600.0, faults=faults, restart_at_s=300.0)
+    )
+    assert report.counters() == dict.fromkeys(INVARIANTS, 0), report.findings
+    assert report.consistent
+    restart = report.restart
+    assert restart is not None and restart.from_journal
+    assert restart.inputs_replayed > 0
+    assert restart.orders_restored > 0  # quotes were resting when the bot stopped
+    assert restart.records_lost == 0  # every call's records are written before it returns
+    assert report.runtime.reconnects >= 1  # the new connection, and its sync
+
+
+def test_restart_without_a_journal_breaks_the_invariants() -> None:
+    # The same stop, but the bot comes back knowing nothing: its own quotes
+    # look like orphans and the fills it made are forgotten.
+    report = run_simulation(
+        SimulationSpec(seed=3, duration_s=600.0, faults="default", restart_at_s=300.0,
+                       restart_from_journal=False)
+    )
+    assert report.restart is not None and not report.restart.from_journal
+    assert report.premature_untracks > 0
+    assert report.false_orphan_cancels > 0
+    assert not report.ok
+
+
+def test_restart_with_no_downtime_and_the_same_seed_is_reproducible() -> None:
+    spec = SimulationSpec(seed=5, duration_s=200.0, faults="harsh", restart_at_s=100.0,
+                          downtime_s=0.0)
+    first, again = run_simulation(spec), run_simulation(spec)
+    assert first.ok, first.findings
+    first.wall_seconds = again.wall_seconds = 0.0
+    assert first == again
+
+
+def test_restart_at_cli_keeps_the_journal_and_reports_the_restart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "run"
+    status = main(["simulate", "--duration", "300", "--faults", "default", "--quiet",
+                   "--restart-at", "120", "--downtime", "5", "--journal", str(journal),
+                   "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "restart: stopped abruptly at 120 s, down 5 s; came back from its journal" in out
+    loaded = load_journal(journal)
+    kinds = [r.type for r in loaded.records]
+    assert kinds.count("recover") == 1 and not loaded.torn
+    recovered = next(r for r in loaded.records if r.type == "recover")
+    assert recovered.at is not None and 125 <= recovered.at < 126  # stopped at 120, down 5
+    # The review tools read the kept journal.
+    assert main(["report", "--journal", str(journal), "--out", str(tmp_path)]) == 0
+    assert "1 recoveries" in capsys.readouterr().out
+
+
+def test_restart_json_keeps_exactly_the_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report = simulate_json(capsys, tmp_path, "--restart-at", "150")
+    assert set(report) == EXPECTED_KEYS
+    assert status == 0 and {k: report[k] for k in INVARIANTS} == dict.fromkeys(INVARIANTS, 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--restart-at", "0"], "--restart-at must be inside the run"),
+        (["--restart-at", "300"], "--restart-at must be inside the run"),
+        (["--restart-at", "10", "--downtime", "-1"], "--downtime must be >= 0"),
+    ],
+)
+def test_restart_bad_arguments_exit_2(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["simulate", "--duration", "300", "--quiet", "--out", str(tmp_path), *args])
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_simulate_refuses_an_existing_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "journal.jsonl").write_text("{}\n")
+    status = main(["simulate", "--duration", "60", "--quiet", "--journal", str(tmp_path),
+                   "--out", str(tmp_path)])
+    assert status == 2
+    assert "exists" in capsys.readouterr().err
+    with pytest.raises(FileExistsError, match=r"journal\.jsonl exists"):
+        run_simulation(SimulationSpec(duration_s=60.0, journal_dir=tmp_path))
+
+
+def test_spec_restart_outside_the_run_is_refused() -> None:
+    with pytest.raises(ValueError, match="restart_at_s must be inside the run"):
+        run_simulation(SimulationSpec(duration_s=60.0, restart_at_s=60.0))
+    with pytest.raises(ValueError, match="downtime_s must be >= 0"):
+        run_simulation(SimulationSpec(duration_s=60.0, restart_at_s=30.0, downtime_s=-1.0))
+
+
+def test_journaled_run_without_restart_replays_to_the_same_engine(tmp_path: Path) -> None:
+    report = run_simulation(
+        SimulationSpec(seed=2, duration_s=300.0, faults="harsh", journal_dir=tmp_path)
+    )
+    assert report.ok and report.restart is None
+    loaded = load_journal(tmp_path)
+    assert loaded.header is not None
+    engine = Engine(loaded.header["config"])
+    result = replay(loaded.records, engine)
+    assert result.inputs > 0 and result.fired > 0
+    assert engine.position == report.position
+    assert engine.ledger.fills == report.fills
+    assert all(o.state is OrderState.GONE for o in engine.registry)  # all cancelled at the end

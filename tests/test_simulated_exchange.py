@@ -715,6 +715,23 @@ def test_ws_disconnect_cuts_off_messages_in_flight() -> None:
     assert ex.fault_counts["ws_cut_off"] == 1
 
 
+def test_client_stop_keeps_the_socket_down_through_a_due_reconnect() -> None:
+    ex = exchange()
+    cloids = factory()
+    ex.inject_ws_disconnect(1.0, downtime_s=1.0)  # would reconnect at 2.0
+    ex.inject_client_stop(1.5)
+    ex.submit(quote(ex, cloids, bps=5), 3.0)  # its `open` is sent while the client is gone
+    delivered = ex.advance(5.0)
+    assert not any(isinstance(d, (WsMessage, WsReconnected)) for d in delivered)
+    ex.inject_client_start(6.0)
+    ex.submit(quote(ex, cloids, bps=8), 7.0)
+    delivered = ex.advance(10.0)
+    (reconnected,) = [d for d in delivered if isinstance(d, WsReconnected)]
+    assert (reconnected.at, reconnected.down_since) == (6.0, 1.0)
+    assert [type(d.event) for d in delivered if isinstance(d, WsMessage)] == [OrderAccepted]
+    assert ex.fault_counts["ws_lost_while_down"] == 1
+
+
 def test_fills_without_cloid_when_profile_says_so() -> None:
     ex = exchange(with_faults(fills_carry_cloid=False))
     oid = placed(ex, quote(ex, factory()))

@@ -72,6 +72,7 @@ class SimulatedAdapter:
         self._max_sleep = max_sleep_s
         self._on_reconnect = on_reconnect
         self._responses: dict[int, Response] = {}
+        self._tickets: set[int] = set()  # requests of this adapter awaiting an answer
         self._events: deque[ExchangeEvent] = deque()
 
     async def place(self, orders: Sequence[PlaceOrder]) -> list[CommandResult]:
@@ -118,9 +119,13 @@ class SimulatedAdapter:
 
     async def _request(self, commands: tuple[Command, ...]) -> Response:
         ticket = self.exchange.submit(commands, self._now())
-        while ticket.id not in self._responses:
-            await self._wait()
-        return self._responses.pop(ticket.id)
+        self._tickets.add(ticket.id)
+        try:
+            while ticket.id not in self._responses:
+                await self._wait()
+            return self._responses.pop(ticket.id)
+        finally:
+            self._tickets.discard(ticket.id)
 
     async def _wait(self) -> None:
         due = self.exchange.next_time()
@@ -133,7 +138,8 @@ class SimulatedAdapter:
     def _pump(self) -> None:
         for item in self.exchange.advance(self._now()):
             if isinstance(item, Response):
-                self._responses[item.ticket.id] = item
+                if item.ticket.id in self._tickets:  # not an answer to another client
+                    self._responses[item.ticket.id] = item
             elif isinstance(item, WsMessage):
                 if not item.snapshot:
                     self._events.append(item.event)

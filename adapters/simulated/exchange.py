@@ -358,6 +358,27 @@ class SimulatedExchange:
                 self._clock.at(t + downtime_s, self.ws.reconnect)
         self._inject_at(at, drop)
 
+    def inject_client_stop(self, at: float) -> None:
+        """The client's process stops abruptly at ``at``: its websocket is cut and
+        stays down (a reconnect due meanwhile does not happen) until
+        :meth:`inject_client_start`. The venue keeps trading; what it sends
+        meanwhile is lost, and answers to requests in flight reach no one (a
+        new :class:`SimulatedAdapter` ignores answers to requests it did not make).
+
+        Raises:
+            TimeWentBackwards: ``at`` is before the model's time.
+        """
+        self._inject_at(at, self.ws.hold)
+
+    def inject_client_start(self, at: float) -> None:
+        """The client is back at ``at``: a new websocket connection (announced,
+        as any reconnect, with the fills snapshot).
+
+        Raises:
+            TimeWentBackwards: ``at`` is before the model's time.
+        """
+        self._inject_at(at, self.ws.release)
+
     # --- internals ------------------------------------------------------------------------
 
     def _inject_at(self, at: float, action: Action) -> None:

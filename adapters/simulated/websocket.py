@@ -55,6 +55,7 @@ class WsFeed:
         self._connection = 0
         self._cut_at: dict[int, float] = {}
         self._down_since: float | None = None
+        self._held = False
         self._fifo_at = float("-inf")
         self._seq = 0
         self._recent_fills: deque[OrderFilled] = deque(maxlen=FILL_SNAPSHOT_SIZE)
@@ -99,10 +100,24 @@ class WsFeed:
         self._counts["ws_disconnect"] += 1
         return True
 
+    def hold(self, t: float) -> None:
+        """The client is gone (its process stopped) at ``t``: cut the connection,
+        and keep it down, whatever reconnect is due, until :meth:`release`."""
+        self.disconnect(t)
+        self._held = True
+
+    def release(self, t: float) -> None:
+        """The client is back at ``t``: it connects again (see :meth:`reconnect`)."""
+        self._held = False
+        self.reconnect(t)
+
     def reconnect(self, t: float) -> None:
-        """Connect again at ``t``: announce it, then replay the fills snapshot."""
+        """Connect again at ``t``: announce it, then replay the fills snapshot.
+
+        Does nothing while the client is held down (:meth:`hold`).
+        """
         down_since = self._down_since
-        if down_since is None:
+        if down_since is None or self._held:
             return
         self._down_since = None
         self._connection += 1
