@@ -129,6 +129,7 @@ if TYPE_CHECKING:
     from lifecycle.engine import Engine
 
 __all__ = [
+    "Alarm",
     "FillHistory",
     "Runtime",
     "RuntimeConfig",
@@ -160,13 +161,26 @@ _OPEN_ORDERS_WEIGHT = 20
 
 
 def current_time() -> float:
-    """The runtime's clock: :func:`anyio.current_time` (virtual under :func:`run_virtual`)."""
-    return anyio.current_time()
+    """The runtime's clock: :func:`anyio.current_time` (virtual under :func:`run_virtual`).
+
+    On asyncio it reads the running loop's clock directly, which is what
+    anyio reads there, without anyio's backend lookup on every call.
+    """
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return anyio.current_time()
 
 
 async def sleep(seconds: float) -> None:
-    """Sleep on the runtime's clock (:func:`anyio.sleep`)."""
-    await anyio.sleep(seconds)
+    """Sleep on the runtime's clock (:func:`anyio.sleep`; on asyncio, :func:`asyncio.sleep`
+    directly, which is what anyio calls there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        await anyio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
 
 
 def request_weight(command: Command, count: int = 1) -> int:
@@ -306,6 +320,71 @@ class RuntimeObserver(Protocol):
 # --- the weight budget ----------------------------------------------------------------------
 
 
+class Alarm:
+    """A sleep that can be cut short, for waiters that watch a model's clock.
+
+    :meth:`sleep` returns after its delay or as soon as :meth:`ring` is told of
+    something due before the sleeper's wake-up time, whichever comes first.
+    The simulated exchange's adapter sleeps on one instead of polling, and the
+    exchange rings it whenever it schedules something (see
+    ``SimulatedAdapter(alarm=...)``).
+    """
+
+    __slots__ = ("_event", "_wakes")
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+        # A sleeper's key (its future on asyncio, else a token) -> its wake-up time.
+        self._wakes: dict[object, float] = {}
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until rung for something due sooner."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another anyio backend: a cancel scope does the timing
+            await self._sleep_anyio(seconds)
+            return
+        # On asyncio, a future and a timer handle: a cancel scope per wait costs
+        # more than the wait itself on the virtual clock.
+        future: asyncio.Future[None] = loop.create_future()
+        handle = loop.call_later(seconds, _resolve, future)
+        self._wakes[future] = loop.time() + seconds
+        try:
+            await future
+        finally:
+            handle.cancel()
+            del self._wakes[future]
+
+    async def _sleep_anyio(self, seconds: float) -> None:
+        token = object()
+        self._wakes[token] = anyio.current_time() + seconds
+        if self._event is None:
+            self._event = anyio.Event()
+        event = self._event
+        try:
+            with anyio.move_on_after(seconds):
+                await event.wait()
+        finally:
+            del self._wakes[token]
+
+    def ring(self, at: float) -> None:
+        """Something is due at ``at``: wake every sleeper if one would sleep past it."""
+        wakes = self._wakes
+        if not wakes or at >= min(wakes.values()):
+            return
+        for key in wakes:
+            if isinstance(key, asyncio.Future):
+                _resolve(key)
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class WeightBudget:
     """A rolling one-minute request-weight budget; :meth:`take` waits when it is spent.
 
@@ -338,7 +417,7 @@ class WeightBudget:
         waited = 0.0
         async with self._lock:
             while True:
-                now = anyio.current_time()
+                now = current_time()
                 spent = self._spent
                 while spent and spent[0][0] <= now - self.window_s:
                     self._used -= spent.popleft()[1]
@@ -475,7 +554,7 @@ class Runtime:
 
     def now(self) -> float:
         """The current time on the runtime's clock."""
-        return anyio.current_time()
+        return current_time()
 
     def request(self, action: Callable[[Engine, float], T]) -> T:
         """Run a local request (``set_targets``, ``place``, ``cancel``...) on the engine now.
@@ -483,7 +562,7 @@ class Runtime:
         ``action`` gets the engine and the current time; its commands are sent
         at once. Returns what ``action`` returns.
         """
-        now = anyio.current_time()
+        now = current_time()
         result = action(self.engine, now)
         self._changed(now)
         return result
@@ -496,7 +575,7 @@ class Runtime:
         """
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
-        self._schedule(anyio.current_time() if self._tg else -math.inf, interval_s, callback)
+        self._schedule(current_time() if self._tg else -math.inf, interval_s, callback)
 
     def call_at(self, at: float, callback: Callable[[float], None]) -> None:
         """Call ``callback(now)`` once at ``at`` (runtime clock), unless shut down before."""
@@ -570,7 +649,7 @@ class Runtime:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                self._fills_from = anyio.current_time()
+                self._fills_from = current_time()
                 send, receive = anyio.create_memory_object_stream[ExchangeEvent](
                     self.config.event_buffer
                 )
@@ -583,7 +662,7 @@ class Runtime:
                     tg.start_soon(self._fill_task)
                 pending, self._pending_callbacks = self._pending_callbacks, []
                 for at, interval, callback in pending:
-                    self._start_callback(max(at, anyio.current_time()), interval, callback)
+                    self._start_callback(max(at, current_time()), interval, callback)
                 try:
                     yield self
                     await self.close()
@@ -614,9 +693,9 @@ class Runtime:
             scope.cancel()
         if cancel_all is None:
             cancel_all = self.config.cancel_all_on_shutdown
-        deadline = anyio.current_time() + self.config.shutdown_timeout_s
+        deadline = current_time() + self.config.shutdown_timeout_s
         if cancel_all:
-            while anyio.current_time() < deadline and self._cancel_ours():
+            while current_time() < deadline and self._cancel_ours():
                 await anyio.sleep(_SHUTDOWN_POLL_S)
         await self._quiesce(settled, deadline)
         await self._final_syncs(settled, deadline)
@@ -655,7 +734,7 @@ class Runtime:
         cancel would race the cancel-replace, whose replaced leg's ``canceled``
         cannot be told apart from our cancel's.
         """
-        now = anyio.current_time()
+        now = current_time()
         self._dispatch(now)  # what the engine asked for is on its way: its orders are busy
         left = False
         for order in self.engine.registry:
@@ -679,16 +758,16 @@ class Runtime:
         sync = self.engine.config.sync
         first: float | None = None
         applied = 0
-        while anyio.current_time() < deadline:
+        while current_time() < deadline:
             if any(o.state in _TOO_YOUNG for o in self.engine.registry):
                 # Absences of these do not count yet: start counting when they do.
                 first, applied = None, 0
             if await self._sync_once():
                 applied += 1
                 if first is None:
-                    first = anyio.current_time()
+                    first = current_time()
             await self._quiesce(settled, deadline)
-            now = anyio.current_time()
+            now = current_time()
             if first is not None and applied >= sync.missing_snapshots and (
                 now - first >= sync.missing_min_s
             ):
@@ -696,9 +775,9 @@ class Runtime:
             await anyio.sleep(sync.interval_s)
 
     async def _quiesce(self, settled: Callable[[], bool] | None, deadline: float) -> None:
-        while anyio.current_time() < deadline:
+        while current_time() < deadline:
             # Commands the engine queued since the executor last ran count too.
-            self._dispatch(anyio.current_time())
+            self._dispatch(current_time())
             if self.idle() and (settled is None or settled()):
                 return
             await anyio.sleep(_SHUTDOWN_POLL_S)
@@ -713,7 +792,7 @@ class Runtime:
         if self._tg is None:
             self._pending_callbacks.append((at, interval, callback))
         else:
-            self._start_callback(max(at, anyio.current_time()), interval, callback)
+            self._start_callback(max(at, current_time()), interval, callback)
 
     def _start_callback(
         self, at: float, interval: float | None, callback: Callable[[float], None]
@@ -732,8 +811,8 @@ class Runtime:
     ) -> None:
         with scope:
             while True:
-                await anyio.sleep(max(0.0, at - anyio.current_time()))
-                now = anyio.current_time()
+                await anyio.sleep(max(0.0, at - current_time()))
+                now = current_time()
                 callback(now)
                 self._changed(now)
                 if interval is None:
@@ -754,7 +833,7 @@ class Runtime:
     ) -> None:
         async with receive:
             async for event in receive:
-                now = anyio.current_time()
+                now = current_time()
                 self._handle(event, now)
                 self._changed(now)
 
@@ -767,7 +846,7 @@ class Runtime:
             self._timer_target = deadline
             await _wait(self._timer_wake, deadline)
             self._timer_wake = anyio.Event()
-            now = anyio.current_time()
+            now = current_time()
             if deadline is not None and now >= deadline:
                 engine.on_timer(now)
                 self._changed(now)
@@ -779,24 +858,24 @@ class Runtime:
         self._sync_wake.set()
 
     async def _sync_task(self) -> None:
-        next_at = anyio.current_time()
+        next_at = current_time()
         last_demand = -math.inf
         while True:
             await _wait(self._sync_wake, next_at)
             self._sync_wake = anyio.Event()
-            now = anyio.current_time()
+            now = current_time()
             if now < next_at:
                 if not self._sync_wanted:
                     continue
                 gap = last_demand + self.config.sync_min_gap_s - now
                 if gap > 0:
                     await anyio.sleep(gap)  # on-demand syncs are spaced out
-                last_demand = anyio.current_time()
+                last_demand = current_time()
             self._sync_wanted = False
             if await self._sync_once():
-                next_at = self.engine.sync.next_sync_at or anyio.current_time()
+                next_at = self.engine.sync.next_sync_at or current_time()
             else:
-                next_at = anyio.current_time() + self.config.retry_initial_s
+                next_at = current_time() + self.config.retry_initial_s
 
     async def _sync_once(self) -> bool:
         async with self._sync_lock, self._limiter:
@@ -808,7 +887,7 @@ class Runtime:
             except SnapshotUnavailable:
                 self.stats.syncs_failed += 1
                 return False
-            now = anyio.current_time()
+            now = current_time()
             self.engine.handle_snapshot(snapshot, now)
             self.stats.syncs += 1
             self._changed(now)
@@ -822,15 +901,15 @@ class Runtime:
 
     async def _fill_task(self) -> None:
         interval = self.config.fill_sync_interval_s
-        next_at = anyio.current_time() + interval
+        next_at = current_time() + interval
         while True:
             await _wait(self._fill_wake, next_at)
             self._fill_wake = anyio.Event()
-            if anyio.current_time() < next_at and not self._fill_wanted:
+            if current_time() < next_at and not self._fill_wanted:
                 continue
             self._fill_wanted = False
             await self._fetch_fills()
-            next_at = anyio.current_time() + interval
+            next_at = current_time() + interval
 
     async def _fetch_fills(self) -> None:
         """Hand the engine every fill since the previous fetch (repeats are harmless)."""
@@ -838,7 +917,7 @@ class Runtime:
         if source is None:
             return
         async with self._fill_lock:
-            sent_at = anyio.current_time()
+            sent_at = current_time()
             start = min(
                 sent_at if self._fills_from is None else self._fills_from,
                 math.inf if self._fills_reach_back is None else self._fills_reach_back,
@@ -849,7 +928,7 @@ class Runtime:
                 self.stats.weight += _FILL_SYNC_WEIGHT
                 self.stats.requests["fills"] += 1
                 fills = await source.fills_since(start)
-            now = anyio.current_time()
+            now = current_time()
             for fill in fills:
                 self._handle(fill, now)
             self.stats.fill_syncs += 1
@@ -866,7 +945,7 @@ class Runtime:
             due = self._retries[0][0] if self._retries else None
             await _wait(self._work, due)
             self._work = anyio.Event()
-            self._dispatch(anyio.current_time())
+            self._dispatch(current_time())
 
     def _dispatch(self, now: float) -> None:
         """One round: collect drained commands and due retries, send them in batches."""
@@ -951,7 +1030,7 @@ class Runtime:
                 self.stats.requests[kind] += 1
                 self.stats.commands += len(batch)
                 results = await self._call(batch)
-            now = anyio.current_time()
+            now = current_time()
             for item, result in zip(batch, results, strict=True):
                 self._settle(item, result, now)
             self._changed(now)

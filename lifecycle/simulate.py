@@ -88,6 +88,7 @@ from lifecycle.order import Order
 from lifecycle.quoter import LadderQuoter
 from lifecycle.reconciler import Book
 from lifecycle.runtime import (
+    Alarm,
     Runtime,
     RuntimeConfig,
     RuntimeStats,
@@ -634,7 +635,8 @@ class _Bot:
                 runtime.notify_reconnect(notice.down_since)
 
         adapter = _FillHistoryAdapter(
-            exchange, now=current_time, sleep=sleep, seed=spec.seed, on_reconnect=reconnected
+            exchange, now=current_time, sleep=sleep, seed=spec.seed, on_reconnect=reconnected,
+            alarm=Alarm(),
         )
         runtime = Runtime(
             engine, adapter, _runtime_config(spec, self.profile), observer=self.referee

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, TypeVar
 
+import anyio
 import pytest
 from lifecycle.adapters.simulated import (
     PROFILES,
@@ -28,6 +29,7 @@ from lifecycle.events import OrderFilled
 from lifecycle.ids import CloidFactory
 from lifecycle.order import Order, Side
 from lifecycle.runtime import (
+    Alarm,
     FillHistory,
     Runtime,
     RuntimeConfig,
@@ -604,3 +606,76 @@ def test_engine_spurious_unknown_oid_does_not_end_a_resting_order() -> None:
 
     order, resting = drive(scenario, profile=faults(status_unknown_oid_rate=1.0))
     assert resting and order.state is not S.GONE
+
+
+# --- the alarm: a sleep that can be cut short ----------------------------------------------
+
+
+def test_alarm_sleeps_its_delay_unless_rung_for_something_sooner() -> None:
+    async def main() -> list[float]:
+        alarm = Alarm()
+        woke: list[float] = []
+
+        async def sleeper(seconds: float) -> None:
+            await alarm.sleep(seconds)
+            woke.append(current_time())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sleeper, 5.0)
+            tg.start_soon(sleeper, 8.0)
+            await sleep(1.0)
+            alarm.ring(6.0)  # later than the earliest wake-up (5.0): nobody is woken
+            await sleep(1.0)
+            alarm.ring(3.0)  # sooner than every wake-up: all sleepers wake now
+        await alarm.sleep(0.5)  # not rung: the whole delay
+        woke.append(current_time())
+        return woke
+
+    assert run_virtual(main)[0] == [2.0, 2.0, 2.5]
+
+
+def test_alarm_sleep_is_cancellable() -> None:
+    async def main() -> float:
+        alarm = Alarm()
+        with anyio.move_on_after(1.0):
+            await alarm.sleep(10.0)
+        alarm.ring(0.0)  # no sleeper left: nothing to wake, nothing raised
+        return current_time()
+
+    assert run_virtual(main)[0] == 1.0
+
+
+@pytest.mark.parametrize("with_alarm", [True, False])
+def test_adapter_with_an_alarm_delivers_at_the_models_time(with_alarm: bool) -> None:
+    async def main() -> float:
+        exchange = SimulatedExchange(1, NONE, market=QUIET, start=current_time())
+        adapter = SimulatedAdapter(
+            exchange, now=current_time, sleep=sleep, alarm=Alarm() if with_alarm else None
+        )
+        stream = adapter.events()
+        first = anyio.Event()
+        arrived: list[float] = []
+
+        async def read() -> None:
+            await anext(stream)
+            arrived.append(current_time())
+            first.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            await sleep(0.333)  # off the polling grid of 0.05 s
+            bid, _ = exchange.bbo()
+            cloid = CloidFactory("test", run_id=1).next()
+            # Submitted behind the adapter's back: only the model knows it is due.
+            exchange.submit(PlaceOrder(cloid=cloid, side=Side.BUY, price=bid, size=SIZE),
+                            current_time())
+            await first.wait()
+        (opened,) = [o for o in exchange.truth.orders() if o.cloid == cloid]
+        return arrived[0] - opened.placed_at
+
+    lag = run_virtual(main)[0]  # from the venue's placement to the reader getting `open`
+    ws_latency = NONE.ws_latency.max_s  # fixed in the `none` profile
+    if with_alarm:
+        assert lag == pytest.approx(ws_latency, abs=1e-9)  # rung, it woke at the delivery
+    else:
+        assert ws_latency - 1e-9 <= lag <= ws_latency + 0.05 + 1e-9  # polled: <= max_sleep_s late

@@ -7,7 +7,7 @@ a runtime; :class:`Truth` and :mod:`.invariants` let a driver check a client's
 view against what the exchange really did.
 """
 
-from .adapter import SimulatedAdapter
+from .adapter import Alarm, SimulatedAdapter
 from .exchange import REST_FAULTS, SimulatedExchange
 from .invariants import (
     double_counted_fills,
@@ -52,6 +52,7 @@ __all__ = [
     "PROFILES",
     "RANDOM_REJECT_STATUSES",
     "REST_FAULTS",
+    "Alarm",
     "CancelReceived",
     "CsvPrices",
     "Delivery",

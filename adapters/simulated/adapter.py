@@ -9,7 +9,12 @@ runs in moments.
 Every waiter pumps the model: it sleeps until :meth:`SimulatedExchange.next_time`
 (at most ``max_sleep_s``, so a request submitted meanwhile by another task is
 not overslept), calls :meth:`SimulatedExchange.advance` and routes what is
-delivered: REST responses to the tickets awaiting them, websocket events to
+delivered. With an :class:`Alarm` (a sleep that can be cut short) the waiters
+do not poll: they sleep until the model's next happening or delivery (at most
+``max_nap_s``), and the model rings the alarm whenever it schedules something
+sooner (:meth:`SimulatedExchange.listen`). Either way, what is delivered goes
+to its reader: REST responses to the tickets awaiting them (answers to requests
+of another adapter are dropped), websocket events to
 :meth:`SimulatedAdapter.events`, reconnect notices to ``on_reconnect``. The
 fills a (re)subscription replays are skipped, as a real adapter skips
 ``isSnapshot`` batches (they were delivered before, or a sync recovers them).
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lifecycle.adapter import (
     CommandResult,
@@ -40,7 +45,19 @@ from lifecycle.events import ExchangeEvent
 from .exchange import SimulatedExchange
 from .wire import Response, WsMessage, WsReconnected
 
-__all__ = ["SimulatedAdapter"]
+__all__ = ["Alarm", "SimulatedAdapter"]
+
+
+class Alarm(Protocol):
+    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.Alarm``)."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Return after ``seconds``, or earlier when :meth:`ring` wakes this sleeper."""
+        ...
+
+    def ring(self, at: float) -> None:
+        """Something is due at ``at``: wake every sleeper that would sleep past it."""
+        ...
 
 
 class SimulatedAdapter:
@@ -53,6 +70,11 @@ class SimulatedAdapter:
         max_sleep_s: The longest single wait while something is awaited.
         on_reconnect: Told of every websocket reconnect (order updates of the
             downtime are lost; a runtime requests a sync).
+        alarm: Wait without polling: sleep on this alarm, which the model rings
+            when it schedules anything (the adapter becomes the exchange's
+            listener, :meth:`SimulatedExchange.listen`). Only one adapter per
+            exchange can use an alarm at a time.
+        max_nap_s: With an alarm, the longest single wait when nothing is due sooner.
     """
 
     def __init__(
@@ -63,9 +85,17 @@ class SimulatedAdapter:
         sleep: Callable[[float], Awaitable[None]],
         max_sleep_s: float = 0.05,
         on_reconnect: Callable[[WsReconnected], None] | None = None,
+        alarm: Alarm | None = None,
+        max_nap_s: float = 1.0,
     ) -> None:
         if max_sleep_s <= 0:
             raise ValueError("max_sleep_s must be > 0")
+        if max_nap_s <= 0:
+            raise ValueError("max_nap_s must be > 0")
+        self._alarm = alarm
+        self._max_nap = max_nap_s
+        if alarm is not None:
+            exchange.listen(alarm.ring)
         self.exchange = exchange
         self._now = now
         self._sleep = sleep
@@ -129,10 +159,14 @@ class SimulatedAdapter:
 
     async def _wait(self) -> None:
         due = self.exchange.next_time()
-        delay = self._max_sleep
+        alarm = self._alarm
+        delay = self._max_sleep if alarm is None else self._max_nap
         if due is not None:
             delay = min(max(due - self._now(), 0.0), delay)
-        await self._sleep(delay)
+        if alarm is None:
+            await self._sleep(delay)
+        else:
+            await alarm.sleep(delay)
         self._pump()
 
     def _pump(self) -> None:

@@ -205,6 +205,12 @@ class SimulatedExchange:
         """When something next happens or is due for delivery; None when nothing will."""
         return self._clock.next_time()
 
+    def listen(self, callback: Callable[[float], None] | None) -> None:
+        """Call ``callback(t)`` whenever a happening or a delivery is scheduled at
+        ``t`` (one listener; None removes it). A client waiting for the model
+        uses it to wake when something is due sooner than it planned to look."""
+        self._clock.listener = callback
+
     # --- driving ------------------------------------------------------------------------
 
     def submit(self, commands: Command | Sequence[Command], now: float) -> Ticket:

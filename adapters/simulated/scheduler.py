@@ -38,6 +38,8 @@ class Scheduler:
         self._seq = itertools.count()
         self._happenings: list[tuple[float, int, Action]] = []
         self._deliveries: list[tuple[float, int, Delivery, int | None]] = []
+        #: Called with ``t`` whenever a happening or a delivery is scheduled at ``t``.
+        self.listener: Callable[[float], None] | None = None
 
     @property
     def now(self) -> float:
@@ -47,11 +49,15 @@ class Scheduler:
     def at(self, t: float, action: Action) -> None:
         """Run ``action`` at ``t`` (after anything already scheduled for ``t``)."""
         heapq.heappush(self._happenings, (t, next(self._seq), action))
+        if self.listener is not None:
+            self.listener(t)
 
     def deliver(self, at: float, item: Delivery, connection: int | None) -> None:
         """Hand ``item`` to the client at ``at``; ``connection`` names the websocket
         connection it travels on (None for REST answers and notices)."""
         heapq.heappush(self._deliveries, (at, next(self._seq), item, connection))
+        if self.listener is not None:
+            self.listener(at)
 
     def run_until(self, now: float) -> None:
         """Run every happening at or before ``now``, in time order.
