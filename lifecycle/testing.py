@@ -309,21 +309,25 @@ class Scenario:
         """Apply the requested modify on the book (cancel-replace: a new oid by default).
 
         Price and size default to those of the last :class:`ModifyOrder` sent
-        for the order. Returns the oid the order rests under now.
+        for the order (else its price and what remains). As on Hyperliquid,
+        ``size`` is what rests after the modify, whatever filled before.
+        Returns the oid the order rests under now.
         """
         requests = [
             c for c in self.sent if isinstance(c, ModifyOrder) and c.cloid == order.cloid
         ]
         last = requests[-1] if requests else None
         new_price = _dec(price) if price is not None else (last.price if last else order.price)
-        new_size = _dec(size) if size is not None else (last.size if last else order.size)
+        new_size = _dec(size) if size is not None else (
+            last.size if last else order.size - order.filled
+        )
         entry = self._take(order)
         if entry is None:
             raise ScenarioError(f"{order.label} does not rest on the exchange: cannot modify")
         oid = self.exchange.new_oid() if new_oid else entry.oid
         self.exchange.book[oid] = BookEntry(
             oid=oid, cloid=order.cloid, side=order.side, price=new_price,
-            remaining=new_size - order.filled, coin=entry.coin,
+            remaining=new_size, coin=entry.coin,
         )
         self._deliver(
             OrderModified(

@@ -211,3 +211,17 @@ def test_scenario_advance_to_lands_exactly_and_runs_timers() -> None:
     assert s.sent_of(PlaceOrder)[0].cloid == order.cloid
     with pytest.raises(ScenarioError, match="before now"):
         s.advance_to(9.0)
+
+
+def test_scenario_modify_after_a_partial_fill_rests_the_requested_size() -> None:
+    s = Scenario()
+    order = s.place(price="100", size="3")
+    s.ack(order)
+    s.fill(order, "1")
+    s.modify(order, "99", "2")
+    new = s.modify_ack(order)
+    assert s.exchange.book[new].remaining == Decimal(2)
+    assert order.remaining == Decimal(2) and order.size == Decimal(3)
+    s.fill(order)  # all that rests
+    s.expect(order, S.GONE, reason=GoneReason.FILLED, filled="3")
+    s.expect_position("3")
