@@ -31,6 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from lifecycle._records import positional
 from lifecycle.anomalies import AnomalyKind, AnomalyLog
 from lifecycle.commands import (
     CancelOrder,
@@ -60,6 +61,15 @@ log = logging.getLogger("lifecycle.engine")
 
 S = OrderState
 T = Trigger
+
+# Members used on the hot paths, bound once (a global lookup each, not two lookups).
+_PENDING = S.PENDING
+_SUBMIT = T.SUBMIT
+_CANCEL_REQUEST = T.CANCEL_REQUEST
+_PROTECTION_ELAPSED = T.PROTECTION_ELAPSED
+# Commands the engine builds on every order, by position (no keyword handling).
+_place_order = positional(PlaceOrder)
+_cancel_order = positional(CancelOrder)
 
 
 class Engine:
@@ -104,7 +114,10 @@ class Engine:
         self._sync_requested = False
         self._now = float("-inf")
         self._fire = self.machine.fire
-        self._by_cloid = self.registry.by_cloid
+        # The registry's cloid index itself (its ``get`` runs in C): the engine
+        # owns the registry for its whole life, so the dict never changes.
+        self._cloid_get = self.registry._by_cloid.get
+        self._new_order = Order._placed
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
         #: The safety sync applying open-orders snapshots (:meth:`handle_snapshot`).
@@ -121,6 +134,7 @@ class Engine:
             S.ORPHAN_CANDIDATE: self._grace_elapsed,
             S.GONE: self._evict,
         }
+        self._run_due = self.timers.runner(self._timer_actions)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -172,17 +186,11 @@ class Engine:
         if now < self._now:
             self._went_back(now)
         self._now = now
-        order = Order(
-            cloid=cloid if cloid is not None else self.cloids.next(),
-            side=side,
-            price=price,
-            size=size,
-            now=now,
-        )
+        if cloid is None:
+            cloid = self.cloids.next()
+        order = self._new_order(cloid, side, price, size, now)
         self.registry.add(order)
-        self._outbox.append(
-            PlaceOrder(cloid=order.cloid, side=side, price=price, size=size)  # type: ignore[arg-type]
-        )
+        self._outbox.append(_place_order(cloid, side, price, size))
         return order
 
     def cancel(self, key: Order | Cloid | Oid, now: float) -> Order:
@@ -203,12 +211,17 @@ class Engine:
         if now < self._now:
             self._went_back(now)
         self._now = now
-        order = self._local(key)
-        if order.state is S.PENDING:
+        if isinstance(key, str):  # a cloid: what _local does for it, without the calls
+            order = self._cloid_get(key)
+            if order is None:
+                raise UnknownOrder(key)
+        else:
+            order = self._local(key)
+        if order.state is _PENDING:
             self._fire(order, T.ABANDON, now)
             return order
-        self._fire(order, T.CANCEL_REQUEST, now)
-        self._outbox.append(CancelOrder(cloid=order.cloid, oid=order.oid))
+        self._fire(order, _CANCEL_REQUEST, now)
+        self._outbox.append(_cancel_order(order.cloid, order.oid))
         return order
 
     def modify(
@@ -247,9 +260,10 @@ class Engine:
         if now < self._now:
             self._went_back(now)
         self._now = now
-        handler = self._handlers.get(type(event))
-        if handler is None:
-            raise TypeError(f"not an exchange event: {event!r}")
+        try:
+            handler = self._handlers[type(event)]
+        except KeyError:
+            raise TypeError(f"not an exchange event: {event!r}") from None
         handler(event, now)
 
     def set_targets(self, ladder: Ladder, book: Book, now: float) -> Plan:
@@ -283,10 +297,10 @@ class Engine:
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
-        self._advance(now)
-        actions = self._timer_actions
-        for state, order in self.timers.due(now):
-            actions[state](order, now)
+        if now < self._now:
+            self._went_back(now)
+        self._now = now
+        self._run_due(now)
 
     def next_deadline(self) -> float | None:
         """Return when :meth:`on_timer` should next be called, or None."""
@@ -304,17 +318,22 @@ class Engine:
         if self._queried:
             self._queried.clear()
         self._sync_requested = False
-        sent: list[Command] = []
+        # Usually every command is sent: hand the drained list over as it is, and
+        # copy only from the first dropped placement on.
+        sent: list[Command] | None = None
         now = self._now
-        by_cloid, fire, pending = self._by_cloid, self._fire, S.PENDING
-        for command in out:
+        get, fire = self._cloid_get, self._fire
+        for i, command in enumerate(out):
             if type(command) is PlaceOrder:
-                order = by_cloid(command.cloid)
-                if order is None or order.state is not pending:
+                order = get(command.cloid)
+                if order is None or order.state is not _PENDING:
+                    if sent is None:
+                        sent = out[:i]
                     continue
-                fire(order, T.SUBMIT, now)
-            sent.append(command)
-        return sent
+                fire(order, _SUBMIT, now)
+            if sent is not None:
+                sent.append(command)
+        return out if sent is None else sent
 
     # --- internals shared with the interpreter ----------------------------------------
 
@@ -382,7 +401,7 @@ class Engine:
     # --- timer actions ---------------------------------------------------------------
 
     def _protection_elapsed(self, order: Order, now: float) -> None:
-        self._fire(order, T.PROTECTION_ELAPSED, now)
+        self._fire(order, _PROTECTION_ELAPSED, now)
 
     def _query_and_rearm(self, order: Order, now: float) -> None:
         # An EXPECTED, CANCELLING or MODIFYING order past its timeout is never

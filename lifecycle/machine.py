@@ -31,12 +31,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 from transitions import Machine, MachineError
 
 from lifecycle.errors import IllegalTransition
-from lifecycle.states import OrderState, Trigger
+from lifecycle.states import GoneReason, OrderState, Trigger
 from lifecycle.table import TABLE, gone_reason
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lifecycle.order import Order
     from lifecycle.timers import StateTimers
+
+    # One row of the table as fire() applies it: the new state; the
+    # ``(trigger, new state)`` pair the order's history records; the ``append``
+    # of the timer queue it starts and that timer's duration (None and 0.0 for
+    # a reflexive move or an untimed state); the reason set on entering GONE
+    # (None for any other move).
+    _Move = tuple[
+        OrderState,
+        tuple[Trigger, OrderState],
+        Callable[[tuple[float, int, Order]], None] | None,
+        float,
+        GoneReason | None,
+    ]
 
 __all__ = [
     "MachineDisagreement",
@@ -116,9 +131,8 @@ class OrderMachine:
 
     __slots__ = (
         "_history_len",
+        "_moves",
         "_observers",
-        "_rows",
-        "_timed",
         "history_limit",
         "record",
         "verify",
@@ -129,14 +143,25 @@ class OrderMachine:
     ) -> None:
         if history_limit < 1:
             raise ValueError(f"history_limit must be >= 1, got {history_limit}")
-        # A plain dict copy: lookups through the read-only proxy cost more.
-        self._rows: dict[tuple[OrderState, Trigger], OrderState] = dict(TABLE)
+        timed = timers.slots if timers is not None else {}
+        # What each table row does besides writing the state, decided once and
+        # kept by state, then trigger: two plain-dict lookups per fire give the
+        # whole move (see _Move), with no key tuple to build.
+        self._moves: dict[OrderState, dict[Trigger, _Move]] = {s: {} for s in OrderState}
+        for (source, trigger), dest in TABLE.items():
+            slot = timed.get(dest) if dest is not source else None
+            self._moves[source][trigger] = (
+                dest,
+                (trigger, dest),
+                slot[0].append if slot is not None else None,
+                slot[1] if slot is not None else 0.0,
+                gone_reason(source, trigger) if dest is _GONE and source is not _GONE else None,
+            )
         self.history_limit = history_limit
-        self._history_len = 3 * history_limit
+        self._history_len = 2 * history_limit
         self.verify = verify
         self.record: Any = build_record_machine()
         self._observers: list[TransitionObserver] = []
-        self._timed = timers.slots if timers is not None else {}
 
     @property
     def observers(self) -> tuple[TransitionObserver, ...]:
@@ -164,27 +189,25 @@ class OrderMachine:
                 ``trigger``. Nothing changed.
         """
         source = order.state
-        dest = self._rows.get((source, trigger))
+        try:
+            dest, step, arm, duration, reason = self._moves[source][trigger]
+        except KeyError:  # the table has no row for this state and trigger
+            raise self._refused(order, trigger, now) from None
         if self.verify:
             self._verify(order, trigger, dest)
-        if dest is None:
-            for observer in (*self._observers, *_EVERY_MACHINE):
-                observer.transition_refused(order, trigger, now)
-            raise IllegalTransition(order.label, source, trigger)
         order.state = dest
         if dest is not source:
             order.state_since = now
             entries = order._entries = order._entries + 1
-            timed = self._timed.get(dest)
-            if timed is not None:
-                timed[0].append((now + timed[1], entries, order))
-            if dest is _GONE:
-                order.reason = gone_reason(source, trigger)
+            if arm is not None:
+                arm((now + duration, entries, order))
+            if reason is not None:
+                order.reason = reason
         history = order._history
-        history += (now, trigger, dest)
+        history += (now, step)
         if len(history) > self._history_len:
-            order._history_origin = history[2]  # type: ignore[assignment]
-            del history[:3]
+            order._history_origin = history[1][1]  # type: ignore[index]
+            del history[:2]
         if self._observers:
             for observer in self._observers:
                 observer.transition_fired(order, source, trigger, dest, now)
@@ -192,6 +215,14 @@ class OrderMachine:
             for observer in _EVERY_MACHINE:
                 observer.transition_fired(order, source, trigger, dest, now)
         return dest
+
+    def _refused(self, order: Order, trigger: Trigger, now: float) -> IllegalTransition:
+        """Verify and report an illegal ``trigger``; return the error to raise."""
+        if self.verify:
+            self._verify(order, trigger, None)
+        for observer in (*self._observers, *_EVERY_MACHINE):
+            observer.transition_refused(order, trigger, now)
+        return IllegalTransition(order.label, order.state, trigger)
 
     def _verify(self, order: Order, trigger: Trigger, dest: OrderState | None) -> None:
         source = order.state

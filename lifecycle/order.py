@@ -20,6 +20,8 @@ from lifecycle.states import GoneReason, OrderState, Trigger
 __all__ = ["Fill", "Order", "Side", "TransitionRecord"]
 
 _ZERO = Decimal(0)
+_PENDING = OrderState.PENDING
+_new = object.__new__
 
 
 class Side(enum.Enum):
@@ -112,6 +114,7 @@ class Order:
             raise ValueError("an order needs a cloid or an oid")
         if state is not OrderState.PENDING and state is not OrderState.ORPHAN_CANDIDATE:
             raise ValueError(f"orders start in pending or orphan_candidate, not {state.value}")
+        # Every slot is set below; _placed sets them too: keep the two in step.
         self.cloid = cloid
         self.oid = oid
         self.prior_oids: tuple[Oid, ...] = ()
@@ -129,11 +132,45 @@ class Order:
         # one stay in a state is told apart from a later stay at the same time.
         self._entries = 0
         self._fills: dict[Tid, Fill] | None = None
-        # Flat [at, trigger, dest, at, trigger, dest, ...]: a third of the memory
-        # of one tuple per record. The source of each record is the previous
-        # dest, or _history_origin for the first one kept.
+        # Flat [at, step, at, step, ...], each step a (trigger, dest) pair the
+        # machine shares between all orders: far less memory than one tuple per
+        # record. The source of each record is the previous dest, or
+        # _history_origin for the first one kept.
         self._history: list[object] = []
         self._history_origin: OrderState = state
+
+    @classmethod
+    def _placed(cls, cloid: Cloid, side: Side, price: Decimal, size: Decimal, now: float) -> Order:
+        """Build a PENDING order with a cloid and no oid, as ``Order(...)`` would.
+
+        The engine's fast path for :meth:`lifecycle.engine.Engine.place`: it
+        skips the keyword call and the checks that cannot fail there, but
+        checks ``price`` and ``size`` as ``__init__`` does (same errors). Every
+        slot is set here as in ``__init__``: keep the two in step.
+        """
+        if not (size.is_finite() and size > 0):
+            raise ValueError(f"order size must be a finite number > 0, got {size}")
+        if not (price.is_finite() and price > 0):
+            raise ValueError(f"order price must be a finite number > 0, got {price}")
+        self = _new(cls)
+        self.cloid = cloid
+        self.oid = None
+        self.prior_oids = ()
+        self.side = side
+        self.price = price
+        self.size = size
+        self.filled = _ZERO
+        self.state = _PENDING
+        self.reason = None
+        self.requested = None
+        self.status = None
+        self.created_at = now
+        self.state_since = now
+        self._entries = 0
+        self._fills = None
+        self._history = []
+        self._history_origin = _PENDING
+        return self
 
     @property
     def label(self) -> str:
@@ -157,9 +194,11 @@ class Order:
         h = self._history
         records = []
         source = self._history_origin
-        for i in range(0, len(h), 3):
-            at, trigger, dest = h[i], h[i + 1], h[i + 2]
+        for i in range(0, len(h), 2):
+            at, step = h[i], h[i + 1]
             assert isinstance(at, float | int)
+            assert isinstance(step, tuple)
+            trigger, dest = step
             assert isinstance(trigger, Trigger)
             assert isinstance(dest, OrderState)
             records.append(TransitionRecord(float(at), source, trigger, dest))

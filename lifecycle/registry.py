@@ -114,11 +114,15 @@ class OrderRegistry:
         """Forget ``order`` and every id that names it (tombstone eviction)."""
         if self._orders.pop(id(order), None) is None:
             return
-        if order.cloid is not None and self._by_cloid.get(order.cloid) is order:
-            del self._by_cloid[order.cloid]
-        for oid in (order.oid, *order.prior_oids):
-            if oid is not None and self._by_oid.get(oid) is order:
-                del self._by_oid[oid]
+        cloid, oid = order.cloid, order.oid
+        if cloid is not None and self._by_cloid.get(cloid) is order:
+            del self._by_cloid[cloid]
+        by_oid = self._by_oid
+        if oid is not None and by_oid.get(oid) is order:
+            del by_oid[oid]
+        for oid in order.prior_oids:
+            if by_oid.get(oid) is order:
+                del by_oid[oid]
 
     def select(
         self, *, states: Collection[OrderState] | None = None, side: Side | None = None

@@ -17,7 +17,7 @@ order created in a timed state, a timer run again).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from lifecycle.order import Order
 from lifecycle.states import OrderState
@@ -80,6 +80,31 @@ class StateTimers:
                 _, entry, order = queue.popleft()
                 if order.state is state and order._entries == entry:
                     yield state, order
+
+    def runner(
+        self, actions: Mapping[OrderState, Callable[[Order, float], object]]
+    ) -> Callable[[float], None]:
+        """Return ``run(now)``, which runs every timer due at or before ``now``.
+
+        ``run(now)`` pops the same entries, in the same order, as iterating
+        :meth:`due`, and calls ``actions[state](order, now)`` for each valid
+        one before it looks at the next (so what an action changes, a timer
+        it arms or an order it moves, is seen by the entries after it). The
+        actions are looked up once, here.
+
+        Raises:
+            KeyError: ``actions`` has no action for a timed state.
+        """
+        plan = tuple((state, queue, actions[state]) for state, queue in self._queues.items())
+
+        def run(now: float) -> None:
+            for state, queue, action in plan:
+                while queue and queue[0][0] <= now:
+                    _, entry, order = queue.popleft()
+                    if order.state is state and order._entries == entry:
+                        action(order, now)
+
+        return run
 
     def pending(self) -> int:
         """Return the number of queued entries, stale ones included."""
