@@ -532,12 +532,11 @@ class _Referee:
         registry = self.engine.registry
         truth = self.exchange.truth
         suspects: set[Cloid] = set()
-        for order in truth.resting(Owner.CLIENT):
-            if order.cloid is None:
-                continue
-            held = registry.by_cloid(order.cloid)
-            if held is None or held.state is S.GONE:
-                suspects.add(order.cloid)
+        by_cloid, gone = registry.by_cloid, S.GONE
+        for cloid in truth.resting_cloids(Owner.CLIENT):
+            held = by_cloid(cloid)
+            if held is None or held.state is gone:
+                suspects.add(cloid)
         if suspects:
             for order in premature_untracks(truth, suspects):
                 if order.oid not in self.premature:

@@ -160,6 +160,14 @@ class Truth:
             o.view() for o in self._book.resting.values() if owner is None or o.owner is owner
         )
 
+    def resting_cloids(self, owner: Owner | None = None) -> list[Cloid]:
+        """The cloids of the orders on the book now (those that have one), oldest
+        first; only ``owner``'s if given. Cheaper than :meth:`resting` (no copies)."""
+        return [
+            o.cloid for o in self._book.resting.values()
+            if o.cloid is not None and (owner is None or o.owner is owner)
+        ]
+
     def fill(self, tid: Tid) -> TruthFill:
         """The trade with this id.
 
