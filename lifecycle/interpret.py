@@ -363,7 +363,11 @@ class Interpreter:
             if event.oid is not None and (
                 state is _EXPECTED
                 or state is _MODIFYING
-                or (state is _CANCELLING and event.oid != order.oid and order.requested)
+                or (
+                    state is _CANCELLING
+                    and event.oid != order.oid
+                    and order.requested is not None
+                )
             ):
                 self.accepted(OrderAccepted(cloid=order.cloid, oid=event.oid), now)
             elif state is _CANCELLING:

@@ -24,6 +24,14 @@ _PENDING = OrderState.PENDING
 _new = object.__new__
 
 
+def _check_terms(price: Decimal, size: Decimal) -> None:
+    """Refuse a price or size that is not a finite number > 0."""
+    if not (size.is_finite() and size > 0):
+        raise ValueError(f"order size must be a finite number > 0, got {size}")
+    if not (price.is_finite() and price > 0):
+        raise ValueError(f"order price must be a finite number > 0, got {price}")
+
+
 class Side(enum.Enum):
     """Order side. ``sign`` is +1 for buys and -1 for sells."""
 
@@ -106,15 +114,12 @@ class Order:
         oid: Oid | None = None,
         state: OrderState = OrderState.PENDING,
     ) -> None:
-        if not (size.is_finite() and size > 0):
-            raise ValueError(f"order size must be a finite number > 0, got {size}")
-        if not (price.is_finite() and price > 0):
-            raise ValueError(f"order price must be a finite number > 0, got {price}")
+        _check_terms(price, size)
         if cloid is None and oid is None:
             raise ValueError("an order needs a cloid or an oid")
         if state is not OrderState.PENDING and state is not OrderState.ORPHAN_CANDIDATE:
             raise ValueError(f"orders start in pending or orphan_candidate, not {state.value}")
-        # Every slot is set below; _placed sets them too: keep the two in step.
+        # Every slot is set below; _placed sets them too (a test compares the two).
         self.cloid = cloid
         self.oid = oid
         self.prior_oids: tuple[Oid, ...] = ()
@@ -145,13 +150,10 @@ class Order:
 
         The engine's fast path for :meth:`lifecycle.engine.Engine.place`: it
         skips the keyword call and the checks that cannot fail there, but
-        checks ``price`` and ``size`` as ``__init__`` does (same errors). Every
-        slot is set here as in ``__init__``: keep the two in step.
+        checks ``price`` and ``size`` as ``__init__`` does. Every slot is set
+        here as in ``__init__`` (a test compares the two slot by slot).
         """
-        if not (size.is_finite() and size > 0):
-            raise ValueError(f"order size must be a finite number > 0, got {size}")
-        if not (price.is_finite() and price > 0):
-            raise ValueError(f"order price must be a finite number > 0, got {price}")
+        _check_terms(price, size)
         self = _new(cls)
         self.cloid = cloid
         self.oid = None

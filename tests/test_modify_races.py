@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from seed_helpers import INTERVAL_S, MISSING_MIN_S, MISSING_SNAPSHOTS, syncs_until, tracked
 
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import CancelOrder, FetchOpenOrders, QueryOrderStatus
@@ -26,7 +27,7 @@ from lifecycle.events import (
     StatusOutcome,
 )
 from lifecycle.ids import Oid
-from lifecycle.order import Order
+from lifecycle.order import Order, Side
 from lifecycle.states import GoneReason, OrderState
 from lifecycle.testing import BookEntry, Scenario
 
@@ -35,11 +36,9 @@ S = OrderState
 
 def modifying_then_cancelling(s: Scenario) -> tuple[Order, Oid]:
     """A TRACKED order, modified to 99, then cancelled before the modify's answer."""
-    order = s.place(price="100")
-    old = s.ack(order)
-    s.advance(s.engine.config.orders.protection_s)
-    s.expect(order, S.TRACKED)
-    s.modify(order, "99", "1")
+    order = order_in(s, S.MODIFYING)
+    old = order.oid
+    assert old is not None
     s.cancel(order)
     s.expect(order, S.CANCELLING)
     return order, old
@@ -122,10 +121,8 @@ def test_cancel_refused_as_gone_during_the_modify_asks_instead_of_ending() -> No
 
 def test_cancel_refused_for_a_replaced_oid_cancels_the_new_one() -> None:
     s = Scenario()
-    order = s.place(price="100")
-    old = s.ack(order)
-    s.advance(s.engine.config.orders.protection_s)
-    s.modify(order, "99", "1")
+    order = order_in(s, S.MODIFYING)
+    old = order.oid
     new = s.modify_ack(order)
     s.advance(s.engine.config.orders.protection_s)
     s.cancel(order)
@@ -139,31 +136,32 @@ def test_cancel_refused_for_a_replaced_oid_cancels_the_new_one() -> None:
 # --- "not found" needs the snapshots' word ------------------------------------------------
 
 
-def confirm_absence(s: Scenario) -> None:
-    """Deliver ``sync.missing_snapshots`` fresh snapshots spanning ``sync.missing_min_s``."""
-    sync = s.engine.config.sync
-    step = sync.missing_min_s / (sync.missing_snapshots - 1)
-    for i in range(sync.missing_snapshots):
-        if i:
-            s.advance(step)
-        s.snapshot()
+def order_in(s: Scenario, state: S) -> Order:
+    """A TRACKED order, then moved to MODIFYING or CANCELLING when ``state`` says so."""
+    (order,) = tracked(s, (Side.BUY, "100", "1"))
+    if state is S.MODIFYING:
+        s.modify(order, "99", "1")
+    elif state is S.CANCELLING:
+        s.cancel(order)
+    s.expect(order, state)
+    return order
+
+
+def absence_window(s: Scenario) -> None:
+    """Scheduled snapshots until ``sync.missing_snapshots`` of them span ``sync.missing_min_s``."""
+    syncs_until(s, s.now + MISSING_MIN_S + INTERVAL_S)  # at +5, +10 and +15 s
 
 
 @pytest.mark.parametrize("state", [S.TRACKED, S.MODIFYING, S.CANCELLING])
 def test_one_not_found_does_not_end_an_order_the_snapshots_list(state: S) -> None:
     s = Scenario()
-    order = s.place()
-    s.ack(order)
-    s.advance(s.engine.config.orders.protection_s)
-    if state is S.MODIFYING:
-        s.modify(order, "99", "1")
-    elif state is S.CANCELLING:
-        s.cancel(order)
+    order = order_in(s, state)
     s.answer_status(order, StatusOutcome.NOT_FOUND, "unknownOid")
     s.expect(order, state)
     assert s.engine.anomalies.counts[AnomalyKind.UNCONFIRMED_ABSENCE] == 1
     assert isinstance(s.sent[-1], FetchOpenOrders)
-    confirm_absence(s)  # the order is listed: still no proof
+    absence_window(s)  # the order is listed all along: still no proof
+    assert not s.engine.sync.absence_confirmed(order)
     s.answer_status(order, StatusOutcome.NOT_FOUND, "unknownOid")
     s.expect(order, state)
 
@@ -171,15 +169,9 @@ def test_one_not_found_does_not_end_an_order_the_snapshots_list(state: S) -> Non
 @pytest.mark.parametrize("state", [S.TRACKED, S.MODIFYING, S.CANCELLING])
 def test_not_found_ends_an_order_the_snapshots_show_absent(state: S) -> None:
     s = Scenario()
-    order = s.place()
-    s.ack(order)
-    s.advance(s.engine.config.orders.protection_s)
-    if state is S.MODIFYING:
-        s.modify(order, "99", "1")
-    elif state is S.CANCELLING:
-        s.cancel(order)
+    order = order_in(s, state)
     s.vanish(order)
-    confirm_absence(s)
+    absence_window(s)
     s.expect(order, state)  # absence alone never ends an order
     assert s.engine.sync.absence_confirmed(order)
     s.answer_status(order)
@@ -188,11 +180,9 @@ def test_not_found_ends_an_order_the_snapshots_show_absent(state: S) -> None:
 
 def test_absence_streak_too_short_in_time_is_not_proof() -> None:
     s = Scenario()
-    order = s.place()
-    s.ack(order)
-    s.advance(s.engine.config.orders.protection_s)
+    order = order_in(s, S.TRACKED)
     s.vanish(order)
-    for _ in range(s.engine.config.sync.missing_snapshots + 2):
+    for _ in range(MISSING_SNAPSHOTS + 2):
         s.advance(0.5)  # many snapshots, but over less than missing_min_s
         s.snapshot()
     assert not s.engine.sync.absence_confirmed(order)

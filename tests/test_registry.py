@@ -554,6 +554,22 @@ def test_order_invalid_arguments_raise_value_error(kwargs: dict[str, object], ma
         Order(**args)  # type: ignore[arg-type]
 
 
+def test_order_placed_fast_path_builds_what_the_constructor_builds() -> None:
+    # The engine's Order._placed sets every slot itself: compare it with __init__ slot by slot.
+    cloid = cloids(1)[0]
+    terms = (Side.SELL, Decimal("101.5"), Decimal("2"), 7.0)
+    fast = Order._placed(cloid, *terms)
+    slow = Order(cloid=cloid, side=terms[0], price=terms[1], size=terms[2], now=terms[3])
+    slots = [name for cls in Order.__mro__ for name in getattr(cls, "__slots__", ())]
+    assert len(slots) == len(set(slots)) > 10
+    assert {n: getattr(fast, n) for n in slots} == {n: getattr(slow, n) for n in slots}
+    for bad in (Decimal("0"), Decimal("-1"), Decimal("NaN"), Decimal("Infinity")):
+        with pytest.raises(ValueError, match="size must be a finite number > 0"):
+            Order._placed(cloid, Side.BUY, Decimal("1"), bad, 0.0)
+        with pytest.raises(ValueError, match="price must be a finite number > 0"):
+            Order._placed(cloid, Side.BUY, bad, Decimal("1"), 0.0)
+
+
 @pytest.mark.parametrize("state", [S.PENDING, S.ORPHAN_CANDIDATE])
 def test_order_allowed_start_states_accepted(state: OrderState) -> None:
     # Act

@@ -611,13 +611,16 @@ def test_engine_spurious_unknown_oid_does_not_end_a_resting_order() -> None:
 # --- the alarm: a sleep that can be cut short ----------------------------------------------
 
 
-def test_alarm_sleeps_its_delay_unless_rung_for_something_sooner() -> None:
+@pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio"])
+def test_alarm_sleeps_its_delay_unless_rung_for_something_sooner(portable: bool) -> None:
+    # ``portable`` takes the cancel-scope path used on anyio backends other than asyncio.
     async def main() -> list[float]:
         alarm = Alarm()
+        nap = alarm._sleep_anyio if portable else alarm.sleep
         woke: list[float] = []
 
         async def sleeper(seconds: float) -> None:
-            await alarm.sleep(seconds)
+            await nap(seconds)
             woke.append(current_time())
 
         async with anyio.create_task_group() as tg:
@@ -627,7 +630,7 @@ def test_alarm_sleeps_its_delay_unless_rung_for_something_sooner() -> None:
             alarm.ring(6.0)  # later than the earliest wake-up (5.0): nobody is woken
             await sleep(1.0)
             alarm.ring(3.0)  # sooner than every wake-up: all sleepers wake now
-        await alarm.sleep(0.5)  # not rung: the whole delay
+        await nap(0.5)  # not rung: the whole delay
         woke.append(current_time())
         return woke
 

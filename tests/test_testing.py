@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from seed_helpers import INTERVAL_S, MISSING_MIN_S, syncs_until
 
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import CancelOrder, ModifyOrder, PlaceOrder, QueryOrderStatus
@@ -139,11 +140,8 @@ def test_scenario_answer_status_from_the_book() -> None:
     s.ack(order)
     s.advance(s.engine.config.orders.protection_s)
     s.vanish(order)
-    sync = s.engine.config.sync
-    for _ in range(sync.missing_snapshots):
-        s.snapshot()
-        s.advance(sync.missing_min_s / (sync.missing_snapshots - 1))
-    s.snapshot()
+    # "Not found" ends an order only once fresh snapshots have shown it absent.
+    syncs_until(s, s.now + MISSING_MIN_S + INTERVAL_S)
     assert s.answer_status(order) is StatusOutcome.NOT_FOUND
     s.expect(order, S.GONE, reason=GoneReason.UNKNOWN)
 
