@@ -481,10 +481,58 @@ def _kind(command: Command) -> str:
     return "open_orders"
 
 
-async def _wait(event: anyio.Event, deadline: float | None) -> None:
-    """Wait for ``event``, or until ``deadline`` (runtime clock) if given."""
-    with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
-        await event.wait()
+class _Wake:
+    """A service task's wake-up call: :meth:`set` by anyone, :meth:`wait` by one task.
+
+    :meth:`wait` returns at once if the call was set since the last wait, else
+    when it is set or the deadline passes, and clears it. On asyncio it waits
+    on a future with a timer handle: an anyio cancel scope per wait costs more
+    than the wait itself on the virtual clock. On another backend an
+    :class:`anyio.Event` in a cancel scope does the same.
+    """
+
+    __slots__ = ("_event", "_future", "_is_set")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._future: asyncio.Future[None] | None = None
+        self._event: anyio.Event | None = None
+
+    def set(self) -> None:
+        """Wake the waiter, or let its next :meth:`wait` return at once."""
+        self._is_set = True
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self, deadline: float | None) -> None:
+        """Wait until set, or until ``deadline`` (runtime clock) if given; then clear."""
+        if not self._is_set:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                await self._wait_anyio(deadline)
+            else:
+                future: asyncio.Future[None] = loop.create_future()
+                handle = None if deadline is None else loop.call_at(deadline, _resolve, future)
+                self._future = future
+                try:
+                    await future
+                finally:
+                    self._future = None
+                    if handle is not None:
+                        handle.cancel()
+        self._is_set = False
+
+    async def _wait_anyio(self, deadline: float | None) -> None:
+        event = self._event = anyio.Event()
+        try:
+            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
+                await event.wait()
+        finally:
+            self._event = None
 
 
 class Runtime:
@@ -524,12 +572,12 @@ class Runtime:
         self._sync_lock = anyio.Lock()
         self._fill_lock = anyio.Lock()
         # Wake-ups of the service tasks.
-        self._work = anyio.Event()
-        self._timer_wake = anyio.Event()
+        self._work = _Wake()
+        self._timer_wake = _Wake()
         self._timer_target: float | None = None
-        self._sync_wake = anyio.Event()
+        self._sync_wake = _Wake()
         self._sync_wanted = False
-        self._fill_wake = anyio.Event()
+        self._fill_wake = _Wake()
         self._fill_wanted = False
         self._fills_from: float | None = None
         self._fills_reach_back: float | None = None
@@ -844,8 +892,7 @@ class Runtime:
         while True:
             deadline = engine.next_deadline()
             self._timer_target = deadline
-            await _wait(self._timer_wake, deadline)
-            self._timer_wake = anyio.Event()
+            await self._timer_wake.wait(deadline)
             now = current_time()
             if deadline is not None and now >= deadline:
                 engine.on_timer(now)
@@ -861,8 +908,7 @@ class Runtime:
         next_at = current_time()
         last_demand = -math.inf
         while True:
-            await _wait(self._sync_wake, next_at)
-            self._sync_wake = anyio.Event()
+            await self._sync_wake.wait(next_at)
             now = current_time()
             if now < next_at:
                 if not self._sync_wanted:
@@ -903,8 +949,7 @@ class Runtime:
         interval = self.config.fill_sync_interval_s
         next_at = current_time() + interval
         while True:
-            await _wait(self._fill_wake, next_at)
-            self._fill_wake = anyio.Event()
+            await self._fill_wake.wait(next_at)
             if current_time() < next_at and not self._fill_wanted:
                 continue
             self._fill_wanted = False
@@ -943,8 +988,7 @@ class Runtime:
     async def _executor_task(self) -> None:
         while True:
             due = self._retries[0][0] if self._retries else None
-            await _wait(self._work, due)
-            self._work = anyio.Event()
+            await self._work.wait(due)
             self._dispatch(current_time())
 
     def _dispatch(self, now: float) -> None:

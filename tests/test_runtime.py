@@ -35,6 +35,7 @@ from lifecycle.runtime import (
     RuntimeConfig,
     VirtualTimeLoop,
     WeightBudget,
+    _Wake,
     current_time,
     request_weight,
     run_virtual,
@@ -635,6 +636,51 @@ def test_alarm_sleeps_its_delay_unless_rung_for_something_sooner(portable: bool)
         return woke
 
     assert run_virtual(main)[0] == [2.0, 2.0, 2.5]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio"])
+def test_wake_returns_when_set_or_at_its_deadline(portable: bool) -> None:
+    # A service task's wake-up call; ``portable`` takes the path of other anyio backends.
+    async def main() -> list[tuple[str, float]]:
+        wake = _Wake()
+        woke: list[tuple[str, float]] = []
+
+        async def wait(label: str, deadline: float | None) -> None:
+            if portable:
+                await wake._wait_anyio(deadline)
+            else:
+                await wake.wait(deadline)
+            woke.append((label, current_time()))
+
+        await wait("deadline", 2.0)  # never set: until the deadline
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait, "set", None)  # no deadline: until set
+            await sleep(1.5)
+            wake.set()
+        if not portable:
+            wake.set()  # set while nobody waits: the next wait returns at once
+            await wake.wait(10.0)
+            woke.append(("already set", current_time()))
+            await wake.wait(4.0)  # and the call was cleared by that wait
+            woke.append(("cleared", current_time()))
+        return woke
+
+    expected = [("deadline", 2.0), ("set", 3.5)]
+    if not portable:
+        expected += [("already set", 3.5), ("cleared", 4.0)]
+    assert run_virtual(main)[0] == expected
+
+
+def test_wake_wait_is_cancellable() -> None:
+    async def main() -> float:
+        wake = _Wake()
+        with anyio.move_on_after(1.0):
+            await wake.wait(10.0)
+        wake.set()  # nobody waits: remembered for the next wait, nothing raised
+        await wake.wait(None)
+        return current_time()
+
+    assert run_virtual(main)[0] == 1.0
 
 
 def test_alarm_sleep_is_cancellable() -> None:
