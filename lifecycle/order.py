@@ -38,6 +38,10 @@ class Side(enum.Enum):
     BUY = "buy"
     SELL = "sell"
 
+    # Identity hash, as OrderState's: the default is a Python-level hash of the
+    # name, paid on every dict lookup keyed by side.
+    __hash__ = object.__hash__
+
     @property
     def sign(self) -> int:
         """+1 for a buy, -1 for a sell: the direction a fill moves the position."""

@@ -60,6 +60,9 @@ PERP_MAX_DECIMALS: Final = 6
 SPOT_MAX_DECIMALS: Final = 8
 
 _ONE = Decimal(1)
+#: ``10 ** e`` for the exponents prices and sizes use; others are computed.
+_QUANTA: Final = {e: _ONE.scaleb(e) for e in range(-12, 13)}
+_BUY: Final = Side.BUY
 # From 10**4 up a 5-significant-figure step is >= 1 and the integer rule applies.
 _INTEGER_EXPONENT = MAX_SIGNIFICANT_FIGURES - 1
 
@@ -127,7 +130,7 @@ def tick_at(price: Decimal, rules: AssetRules) -> Decimal:
         ValueError: ``price`` is not a finite number > 0.
     """
     _check_positive("price", price)
-    return _ONE.scaleb(_tick_exponent(price, rules))
+    return _quantum(_tick_exponent(price, rules))
 
 
 def round_price(price: Decimal, rules: AssetRules, side: Side) -> Decimal:
@@ -141,8 +144,8 @@ def round_price(price: Decimal, rules: AssetRules, side: Side) -> Decimal:
             to 0 (it is below the smallest valid price).
     """
     _check_positive("price", price)
-    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
-    rounded = price.quantize(_ONE.scaleb(_tick_exponent(price, rules)), rounding=rounding)
+    rounding = ROUND_FLOOR if side is _BUY else ROUND_CEILING
+    rounded = price.quantize(_quantum(_tick_exponent(price, rules)), rounding)
     if rounded <= 0:
         smallest = _ONE.scaleb(-rules.max_decimals)
         raise ValueError(f"price {price} rounds down to 0 (the smallest valid price is {smallest})")
@@ -153,7 +156,7 @@ def is_valid_price(price: Decimal, rules: AssetRules) -> bool:
     """Return whether the exchange accepts ``price`` as it is (no rounding needed)."""
     if not (price.is_finite() and price > 0):
         return False
-    return price == price.quantize(_ONE.scaleb(_tick_exponent(price, rules)), rounding=ROUND_FLOOR)
+    return price == price.quantize(_quantum(_tick_exponent(price, rules)), ROUND_FLOOR)
 
 
 def truncate_size(size: Decimal, rules: AssetRules) -> Decimal:
@@ -166,14 +169,14 @@ def truncate_size(size: Decimal, rules: AssetRules) -> Decimal:
         ValueError: ``size`` is not a finite number > 0.
     """
     _check_positive("size", size)
-    return _plain(size.quantize(_ONE.scaleb(-rules.sz_decimals), rounding=ROUND_DOWN))
+    return _plain(size.quantize(_quantum(-rules.sz_decimals), ROUND_DOWN))
 
 
 def is_valid_size(size: Decimal, rules: AssetRules) -> bool:
     """Return whether ``size`` is > 0 and has at most ``rules.sz_decimals`` decimals."""
     if not (size.is_finite() and size > 0):
         return False
-    return size == size.quantize(_ONE.scaleb(-rules.sz_decimals), rounding=ROUND_DOWN)
+    return size == size.quantize(_quantum(-rules.sz_decimals), ROUND_DOWN)
 
 
 def notional(price: Decimal, size: Decimal) -> Decimal:
@@ -205,7 +208,18 @@ def meets_min_notional(price: Decimal, size: Decimal, min_notional_usd: Decimal)
 
 def _tick_exponent(price: Decimal, rules: AssetRules) -> int:
     # adjusted() is the exponent of the most significant digit: 2 for 123.45.
-    return max(min(price.adjusted() - _INTEGER_EXPONENT, 0), -rules.max_decimals)
+    # Then at most 0 (integers) and at least -max_decimals.
+    exponent = price.adjusted() - _INTEGER_EXPONENT
+    if exponent > 0:
+        exponent = 0
+    finest = -rules.max_decimals
+    return exponent if exponent > finest else finest
+
+
+def _quantum(exponent: int) -> Decimal:
+    """``10 ** exponent`` as a Decimal quantum (``Decimal('0.01')`` for -2)."""
+    quantum = _QUANTA.get(exponent)
+    return _ONE.scaleb(exponent) if quantum is None else quantum
 
 
 def _plain(value: Decimal) -> Decimal:

@@ -282,6 +282,23 @@ class Plan:
         return self.bids.cancels + self.asks.cancels
 
 
+class _Candidate:
+    """One working order of a side as the matching sees it."""
+
+    __slots__ = ("distances", "order", "size")
+
+    def __init__(self, order: Order, size: Decimal, distances: list[Decimal]) -> None:
+        self.order = order
+        #: The size it rests with, or is moving to.
+        self.size = size
+        #: Its price's distance to each target of its side, in bps of the target.
+        self.distances = distances
+
+
+#: A side's rounded levels: (targets, dropped as crossing, skipped as too small).
+_Targets = tuple[tuple[Level, ...], tuple[Level, ...], tuple[Level, ...]]
+
+
 @record
 class _Asked:
     """A modify this reconciler sent: what the order should become."""
@@ -425,7 +442,9 @@ class Reconciler:
                 note="no level left after the crossing and minimum notional checks",
             )
 
-        drift = {side: self._max_drift(working[side], targets[side]) for side in working}
+        bid_candidates = self._candidates(working[Side.BUY], bid_targets)
+        ask_candidates = self._candidates(working[Side.SELL], ask_targets)
+        drift = {Side.BUY: _max_drift(bid_candidates), Side.SELL: _max_drift(ask_candidates)}
         worst = max((d for d in drift.values() if d is not None), default=None)
         if worst is not None and worst > self._drift_bps:
             return self._replace_all(working, targets, dropped, small, drift, worst)
@@ -435,18 +454,18 @@ class Reconciler:
             or (now - self._last_modify_at) * 1000.0 >= config.min_modify_interval_ms
         )
         bids = self._side(
-            Side.BUY, working[Side.BUY], targets[Side.BUY], modify_due,
-            dropped[Side.BUY], small[Side.BUY], drift[Side.BUY],
+            Side.BUY, bid_candidates, bid_targets, modify_due,
+            bid_crossing, bid_small, drift[Side.BUY],
         )
         asks = self._side(
-            Side.SELL, working[Side.SELL], targets[Side.SELL], modify_due,
-            dropped[Side.SELL], small[Side.SELL], drift[Side.SELL],
+            Side.SELL, ask_candidates, ask_targets, modify_due,
+            ask_crossing, ask_small, drift[Side.SELL],
         )
         return Plan(bids=bids, asks=asks)
 
     def _targets(
         self, side: Side, levels: tuple[Level, ...], book: Book, margin_ticks: int
-    ) -> tuple[tuple[Level, ...], tuple[Level, ...], tuple[Level, ...]]:
+    ) -> _Targets:
         """Round the levels of one side; return (targets, dropped crossing, too small)."""
         rules = self.rules
         name = "bids" if side is Side.BUY else "asks"
@@ -480,18 +499,19 @@ class Reconciler:
                 return asked.price, asked.size
         return order.price, order.remaining
 
-    def _max_drift(self, orders: list[Order], targets: tuple[Level, ...]) -> Decimal | None:
-        if not orders or not targets:
-            return None
-        return max(
-            min(_bps(self._terms(order)[0], target.price) for target in targets)
-            for order in orders
-        )
+    def _candidates(self, orders: list[Order], targets: tuple[Level, ...]) -> list[_Candidate]:
+        """Each order of a side with its terms and its distance to every target, in bps."""
+        prices = [target.price for target in targets]
+        out = []
+        for order in orders:
+            price, size = self._terms(order)
+            out.append(_Candidate(order, size, [abs(price - p) / p * _BPS for p in prices]))
+        return out
 
     def _side(
         self,
         side: Side,
-        orders: list[Order],
+        candidates: list[_Candidate],
         targets: tuple[Level, ...],
         modify_due: bool,
         dropped: tuple[Level, ...],
@@ -501,8 +521,7 @@ class Reconciler:
         """Match one side's orders to its targets and classify every pair."""
         tolerances = self._tolerances
         last = len(tolerances) - 1
-        terms = {id(order): self._terms(order) for order in orders}
-        unmatched = list(orders)
+        unmatched = list(candidates)
         places: list[Placement] = []
         modifies: list[Modification] = []
         cancels: list[Order] = []
@@ -511,21 +530,21 @@ class Reconciler:
 
         for index, target in enumerate(targets):
             tolerance = tolerances[min(index, last)]
-            best: Order | None = None
+            chosen: _Candidate | None = None
             best_key: tuple[Decimal, Decimal] | None = None
-            for order in unmatched:
-                price, size = terms[id(order)]
-                distance = _bps(price, target.price)
+            for candidate in unmatched:
+                distance = candidate.distances[index]
                 if distance > tolerance:
                     continue
                 # Nearest price wins; then nearest size; then the older order.
-                key = (distance, _size_pct(size, target.size))
+                key = (distance, _size_pct(candidate.size, target.size))
                 if best_key is None or key < best_key:
-                    best, best_key = order, key
-            if best is None or best_key is None:
+                    chosen, best_key = candidate, key
+            if chosen is None or best_key is None:
                 places.append(_placement(side, target, index))
                 continue
-            unmatched.remove(best)
+            unmatched.remove(chosen)
+            best = chosen.order
             distance, size_pct = best_key
             if distance <= self._latch_bps and size_pct <= self._latch_size_pct:
                 kept.append(best)
@@ -544,11 +563,11 @@ class Reconciler:
             else:
                 kept.append(best)
 
-        for order in unmatched:
-            if order.state in _CANCELLABLE:
-                cancels.append(order)
+        for candidate in unmatched:
+            if candidate.order.state in _CANCELLABLE:
+                cancels.append(candidate.order)
             else:
-                kept.append(order)
+                kept.append(candidate.order)
 
         busy = places or modifies or cancels
         return SidePlan(
@@ -560,7 +579,7 @@ class Reconciler:
             latched=tuple(latched),
             dropped_crossing=dropped,
             skipped_min_notional=small,
-            working=len(orders),
+            working=len(candidates),
             targets=len(targets),
             max_drift_bps=_float(drift),
             decision=Decision.UPDATE if busy else Decision.KEEP,
@@ -769,9 +788,12 @@ def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _bps(price: Decimal, reference: Decimal) -> Decimal:
-    """Distance from ``price`` to ``reference``, in basis points of ``reference``."""
-    return abs(price - reference) / reference * _BPS
+def _max_drift(candidates: list[_Candidate]) -> Decimal | None:
+    """The largest distance from an order of a side to its nearest target (None when
+    the side has no order or no target)."""
+    if not candidates or not candidates[0].distances:
+        return None
+    return max(min(candidate.distances) for candidate in candidates)
 
 
 def _size_pct(size: Decimal, target: Decimal) -> Decimal:

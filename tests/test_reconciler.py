@@ -482,6 +482,25 @@ def test_plan_crossing_bids_dropped_one_by_one_with_book_age(
     assert [lv.price for lv in plan.bids.dropped_crossing] == [D(p) for p in dropped]
 
 
+def test_plan_rounds_again_whenever_the_book_or_its_age_changes(session: Session) -> None:
+    # One reconciler, one ladder, cycle after cycle: a side's rounded targets are
+    # reused only while the ladder, the book and the margin are unchanged.
+    rec = reconciler()
+    target = ladder(CROSSING_BIDS)
+    cycles = [("100.05", 0.0), ("100.05", 0.0), ("100.10", 0.0), ("100.05", 3.2), ("100.05", 0.0)]
+    kept = []
+    for ask, age in cycles:
+        plan = plan_for(rec, session, target, age=age, ask=ask)
+        kept.append([str(p.price) for p in plan.bids.places])
+    assert kept == [
+        ["100.02", "100.01", "100"],
+        ["100.02", "100.01", "100"],  # same inputs: same targets
+        ["100.05", "100.03", "100.02", "100.01", "100"],  # the ask moved away: none crosses
+        ["100"],  # an old book: 4 ticks of margin
+        ["100.02", "100.01", "100"],
+    ]
+
+
 def test_plan_crossing_asks_dropped_against_best_bid(session: Session) -> None:
     # Margin 2 ticks of 0.01 above the best bid: asks <= 100.02 cross.
     target = ladder([], ["100", "100.02", "100.03", "100.1"])
