@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from lifecycle.runtime import (
     RuntimeConfig,
     VirtualTimeLoop,
     WeightBudget,
+    _VirtualSelector,
     _Wake,
     current_time,
     request_weight,
@@ -148,6 +151,40 @@ def test_virtual_clock_wakes_timers_at_their_deadline_not_before() -> None:
 
     lateness, _ = run_virtual(main)
     assert all(x >= 0 for x in lateness)
+
+
+def test_virtual_loop_polls_real_file_descriptors_while_busy_and_when_idle() -> None:
+    # A busy round skips the poll of real descriptors, but never more than
+    # BUSY_POLL_EVERY in a row, and an idle round always polls before the clock moves.
+    async def main() -> tuple[int, float, float]:
+        loop = asyncio.get_running_loop()
+        reader, writer = socket.socketpair()
+        seen: list[float] = []
+
+        def readable() -> None:
+            reader.recv(1)
+            seen.append(loop.time())
+
+        loop.add_reader(reader.fileno(), readable)
+        try:
+            writer.send(b"x")
+            spins = 0
+            while not seen and spins < 10 * _VirtualSelector.BUSY_POLL_EVERY:
+                await asyncio.sleep(0)  # always busy: the clock stands still
+                spins += 1
+            busy_at = seen[0] if seen else -1.0
+            writer.send(b"y")
+            await sleep(5.0)  # idle: the poll comes before the clock jumps
+            idle_at = seen[1] if len(seen) > 1 else -1.0
+        finally:
+            loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+        return spins, busy_at, idle_at
+
+    (spins, busy_at, idle_at), _ = run_virtual(main)
+    assert spins <= _VirtualSelector.BUSY_POLL_EVERY + 1
+    assert busy_at == 0.0 and idle_at == 0.0
 
 
 def test_virtual_loop_starts_at_the_given_time() -> None:
