@@ -88,7 +88,7 @@ from typing import TYPE_CHECKING, Final
 from lifecycle._records import record
 from lifecycle.config import ReconcilerConfig
 from lifecycle.order import Order, Side
-from lifecycle.pricing import AssetRules, meets_min_notional, round_price, tick_at, truncate_size
+from lifecycle.pricing import AssetRules, round_price, tick_at, truncate_size
 from lifecycle.states import WORKING, OrderState, Trigger
 from lifecycle.table import TABLE
 
@@ -485,7 +485,7 @@ class Reconciler:
             size = truncate_size(level.size, rules)
             if limit is not None and (price >= limit if side is Side.BUY else price <= limit):
                 crossing.append(level)
-            elif not meets_min_notional(price, size, self._min_notional):
+            elif price * size < self._min_notional:  # as meets_min_notional (values checked)
                 small.append(level)
             else:
                 targets.append(Level(price=price, size=size))
@@ -722,6 +722,8 @@ class Reconciler:
             del self._asked[key]
 
     def _log(self, plan: Plan) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
         for side_plan in (plan.bids, plan.asks):
             drift = side_plan.max_drift_bps
             log.info(
