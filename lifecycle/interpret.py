@@ -216,7 +216,8 @@ class Interpreter:
         """Record a fill the ledger already counted, and fire what it means."""
         if not order.add_fill(Fill(tid=event.tid, price=event.price, size=event.size, at=now)):
             return
-        if event.oid is not None and event.oid != order.oid and event.oid in order.prior_oids:
+        prior = order.prior_oids  # usually empty: then the oids need not be compared
+        if prior and event.oid is not None and event.oid in prior and event.oid != order.oid:
             # A late fill of the leg a modify replaced: the replacement rests its
             # full requested size, so the order's total grows by this fill.
             order.size += event.size
