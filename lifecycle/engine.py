@@ -306,6 +306,13 @@ class Engine:
         """Return when :meth:`on_timer` should next be called, or None."""
         return self.timers.next_deadline()
 
+    def has_commands(self) -> bool:
+        """Return whether :meth:`commands_to_send` has anything queued to hand over.
+
+        Queued placements of orders abandoned since count until the drain drops them.
+        """
+        return bool(self._outbox)
+
     def commands_to_send(self) -> list[Command]:
         """Drain the outbox. Drained placements count as sent (PENDING -> EXPECTED).
 

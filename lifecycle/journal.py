@@ -884,7 +884,7 @@ class JournaledEngine(Engine):
 
     def commands_to_send(self) -> list[Command]:
         """As :meth:`Engine.commands_to_send`; journaled, with the commands, if any were queued."""
-        if not self._recording() or not self._outbox:
+        if not self._recording() or not self.has_commands():
             return super().commands_to_send()
         return self._run("drain", self._now_or_none(), lambda sent: {"commands": list(sent)},
                          super().commands_to_send)

@@ -53,9 +53,12 @@ def fill(order: Order, tid: int, size: str, side: Side = Side.BUY) -> OrderFille
 
 
 def test_place_queues_placement_and_drain_moves_to_expected(session: Session) -> None:
+    assert not session.engine.has_commands()
     order = session.engine.place(Side.BUY, Decimal("100"), Decimal("2"), 0.0)
     assert order.state is S.PENDING
+    assert session.engine.has_commands()
     commands = session.engine.commands_to_send()
+    assert not session.engine.has_commands()
     assert commands == [
         PlaceOrder(cloid=order.cloid, side=Side.BUY, price=Decimal("100"), size=Decimal("2"))
     ]  # type: ignore[arg-type]
