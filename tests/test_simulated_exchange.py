@@ -634,6 +634,17 @@ def test_exchange_cancel_rate_cancels_resting_orders_with_its_own_words() -> Non
     assert ex.truth.resting() == ()
 
 
+@pytest.mark.parametrize("field", ["exchange_cancels_per_min", "ws_disconnects_per_hour"])
+def test_a_rate_too_small_to_count_per_second_never_happens(field: str) -> None:
+    # 5e-324 per minute or hour underflows to 0 per second: the process never runs
+    # (it raised ZeroDivisionError when the exchange started).
+    ex = exchange(with_faults(**{field: 5e-324}))
+    ex.submit([quote(ex, factory())], 0.0)
+    delivered = ex.advance(3600.0)
+    assert not [e for e in ws_events(delivered) if isinstance(e, OrderCanceled)]
+    assert len(ex.truth.resting()) == 1
+
+
 def test_scheduled_cancel_ends_every_open_order() -> None:
     ex = exchange(previous_run=CloidFactory("lifecycle", 9), previous_orders=2, foreign_orders=2)
     placed(ex, quote(ex, factory()))

@@ -61,9 +61,11 @@ class MarketProcesses:
             at(first_step, self._price_step)
         if self._market.takers_per_s > 0:
             at(start + self._taker_rng.expovariate(self._market.takers_per_s), self._taker)
-        if self._profile.exchange_cancels_per_min > 0:
+        # The per-second rates, not the profile's: a rate so small that it
+        # underflows to 0 per second means the process never happens.
+        if self._cancel_rate > 0:
             at(start + self._event_rng.expovariate(self._cancel_rate), self._exchange_cancel)
-        if self._profile.ws_disconnects_per_hour > 0:
+        if self._disconnect_rate > 0:
             at(start + self._event_rng.expovariate(self._disconnect_rate), self._ws_disconnect)
 
     def close(self, at: float) -> None:
