@@ -307,7 +307,8 @@ def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
         The validated configuration; keys absent from the file take their defaults.
 
     Raises:
-        ConfigError: The file is missing or unreadable, is not valid YAML, or has any
+        ConfigError: The file is missing or unreadable, is not valid YAML, repeats a
+            key within a mapping (YAML would keep the last value silently), or has any
             problem found by :func:`parse_config`. The error's ``source`` is the file name.
     """
     source = os.fspath(path)
@@ -325,7 +326,15 @@ def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
     except yaml.YAMLError as exc:
         problem = ConfigProblem("<yaml>", _describe_yaml_error(exc))
         raise ConfigError(source, [problem]) from exc
-    return parse_config(data, source=source)
+    duplicates = _duplicate_keys(text)
+    if not duplicates:
+        return parse_config(data, source=source)
+    # YAML would keep the last of the values silently: refuse, with the other problems.
+    try:
+        parse_config(data, source=source)
+    except ConfigError as error:
+        raise ConfigError(source, [*duplicates, *error.problems]) from None
+    raise ConfigError(source, duplicates)
 
 
 def parse_config(data: object, *, source: str = "<config>") -> LifecycleConfig:
@@ -477,6 +486,34 @@ def _unknown_key_message(section: str, key: object) -> str:
     if guess is not None:
         return f"unknown key; did you mean {elsewhere[guess]!r}?"
     return "unknown key"
+
+
+def _duplicate_keys(text: str) -> list[ConfigProblem]:
+    """One problem per key a mapping of the (valid YAML) document repeats."""
+    problems: list[ConfigProblem] = []
+
+    def walk(node: yaml.Node | None, path: str | None) -> None:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                child = key if path is None else f"{path}.{key}"
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    problems.append(ConfigProblem(
+                        child,
+                        f"duplicate key (line {first_line[key]} and line {line}); "
+                        "set it once",
+                    ))
+                else:
+                    first_line[key] = line
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path or _ROOT}[{index}]")
+
+    walk(yaml.compose(text, Loader=yaml.SafeLoader), None)
+    return problems
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:

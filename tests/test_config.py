@@ -508,6 +508,31 @@ def test_load_config_yaml_syntax_error_names_file(tmp_path: Path) -> None:
     assert "line" in info.value.problems[0].message
 
 
+def test_load_config_duplicate_keys_name_each_path_and_both_lines(tmp_path: Path) -> None:
+    text = """\
+orders:
+  protection_s: 3.0
+  tombstone_s: 5.0
+  protection_s: 4.0
+sync:
+  interval_s: -1.0
+orders:
+  history_limit: 8
+"""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = {p.path: p.message for p in info.value.problems}
+    assert problems["orders.protection_s"] == "duplicate key (line 2 and line 4); set it once"
+    assert problems["orders"] == "duplicate key (line 1 and line 7); set it once"
+    assert "sync.interval_s" in problems  # the other problems are reported too
+
+
+def test_load_config_same_key_in_different_sections_is_no_duplicate(tmp_path: Path) -> None:
+    path = write(tmp_path, "orders:\n  protection_s: 3.0\nsync:\n  interval_s: 3.0\n")
+    assert load_config(path).orders.protection_s == 3.0
+
+
 def test_load_config_missing_file_names_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
     with pytest.raises(ConfigError) as info:
