@@ -42,6 +42,7 @@ from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot
 __all__ = [
     "CommandResult",
     "ExchangeAdapter",
+    "FillsUnavailable",
     "OpenOrder",
     "OpenOrdersSnapshot",
     "SnapshotUnavailable",
@@ -88,6 +89,20 @@ class SnapshotUnavailable(LifecycleError):
         self.error = error
         self.rate_limited = rate_limited
         super().__init__(f"no open-orders snapshot: {error}")
+
+
+class FillsUnavailable(LifecycleError):
+    """A fill-history request got no answer (ambiguous failure or rate limit).
+
+    Attributes:
+        rate_limited: The exchange refused the request for its rate limits.
+        error: The exchange's or the transport's words.
+    """
+
+    def __init__(self, error: str, *, rate_limited: bool = False) -> None:
+        self.error = error
+        self.rate_limited = rate_limited
+        super().__init__(f"no fill history: {error}")
 
 
 class ExchangeAdapter(Protocol):

@@ -26,6 +26,8 @@ runs on the real clock and on a virtual one (:class:`VirtualTimeLoop`).
   websocket reconnect and when the engine records ``fills_missing``, the fills
   since the previous fetch are handed to the engine again. The engine counts a
   trade id once, so repeats are harmless and lost websocket fills are recovered.
+  A fetch that fails (:class:`~lifecycle.adapter.FillsUnavailable`) is asked
+  again after :attr:`RuntimeConfig.retry_initial_s`, from the same start.
 * **executor**: drains :meth:`Engine.commands_to_send
   <lifecycle.engine.Engine.commands_to_send>` after every change and sends, per
   round, at most one place batch, one cancel batch and one modify batch (status
@@ -109,7 +111,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkabl
 import anyio
 import anyio.abc
 
-from lifecycle.adapter import CommandResult, ExchangeAdapter, SnapshotUnavailable
+from lifecycle.adapter import (
+    CommandResult,
+    ExchangeAdapter,
+    FillsUnavailable,
+    SnapshotUnavailable,
+)
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import (
     CancelOrder,
@@ -284,9 +291,10 @@ class RuntimeStats:
     #: Safety syncs applied, and fetches that returned no snapshot.
     syncs: int = 0
     syncs_failed: int = 0
-    #: Fill-history fetches, and the fills they returned.
+    #: Fill-history fetches, the fills they returned, and fetches that failed.
     fill_syncs: int = 0
     fills_fetched: int = 0
+    fill_syncs_failed: int = 0
     #: Websocket reconnects reported by the adapter.
     reconnects: int = 0
     #: Request weight spent, and seconds spent waiting for weight budget.
@@ -302,7 +310,12 @@ class FillHistory(Protocol):
     """An adapter that can list the account's fills since a time (``userFillsByTime``)."""
 
     async def fills_since(self, start: float) -> Sequence[OrderFilled]:
-        """The account's fills at or after ``start`` (runtime clock), oldest first."""
+        """The account's fills at or after ``start`` (runtime clock), oldest first.
+
+        Raises:
+            FillsUnavailable: The request failed or was rate limited; the
+                runtime asks again later, from the same start.
+        """
         ...
 
 
@@ -747,7 +760,8 @@ class Runtime:
                 await anyio.sleep(_SHUTDOWN_POLL_S)
         await self._quiesce(settled, deadline)
         await self._final_syncs(settled, deadline)
-        await self._fetch_fills()
+        while not await self._fetch_fills() and current_time() < deadline:
+            await anyio.sleep(self.config.retry_initial_s)
         await self._quiesce(settled, deadline)
 
     # --- changes to the engine ----------------------------------------------------------
@@ -953,26 +967,38 @@ class Runtime:
             if current_time() < next_at and not self._fill_wanted:
                 continue
             self._fill_wanted = False
-            await self._fetch_fills()
-            next_at = current_time() + interval
+            if await self._fetch_fills():
+                next_at = current_time() + interval
+            else:
+                next_at = current_time() + self.config.retry_initial_s
 
-    async def _fetch_fills(self) -> None:
-        """Hand the engine every fill since the previous fetch (repeats are harmless)."""
+    async def _fetch_fills(self) -> bool:
+        """Hand the engine every fill since the previous fetch (repeats are harmless).
+
+        Returns whether the fetch was answered (True without a fill history).
+        A failed fetch changes nothing: the next one starts where it would have.
+        """
         source = self._fills
         if source is None:
-            return
+            return True
         async with self._fill_lock:
             sent_at = current_time()
             start = min(
                 sent_at if self._fills_from is None else self._fills_from,
                 math.inf if self._fills_reach_back is None else self._fills_reach_back,
             )
-            self._fills_reach_back = None
             async with self._limiter:
                 self.stats.throttled_s += await self.budget.take(_FILL_SYNC_WEIGHT)
                 self.stats.weight += _FILL_SYNC_WEIGHT
                 self.stats.requests["fills"] += 1
-                fills = await source.fills_since(start)
+                try:
+                    fills = await source.fills_since(start)
+                except FillsUnavailable as exc:
+                    self.stats.fill_syncs_failed += 1
+                    self.stats.rate_limited += exc.rate_limited
+                    return False
+            if self._fills_reach_back is not None and self._fills_reach_back >= start:
+                self._fills_reach_back = None  # reached (catch_up may have asked further since)
             now = current_time()
             for fill in fills:
                 self._handle(fill, now)
@@ -982,6 +1008,7 @@ class Runtime:
             # The next fetch reaches back before this one was sent, so a fill that
             # happened while this one was on its way is not missed.
             self._fills_from = sent_at - self.config.fill_sync_overlap_s
+            return True
 
     # --- the executor ---------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lifecycle.adapter import FillsUnavailable
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import CancelOrder
 from lifecycle.config import LifecycleConfig, OrphanPolicy
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
         untracked_resting_at_end,
     )
     from adapters.simulated import profile as named_profile
+    from adapters.simulated.wire import SERVER_ERROR, timed_out
 else:
     from lifecycle.adapters.simulated import (
         FaultProfile,
@@ -131,6 +133,7 @@ else:
         untracked_resting_at_end,
     )
     from lifecycle.adapters.simulated import profile as named_profile
+    from lifecycle.adapters.simulated.wire import SERVER_ERROR, timed_out
 
 __all__ = [
     "INVARIANTS",
@@ -366,7 +369,8 @@ class SimulationReport:
             f"ambiguous {rt.ambiguous}, rate-limited {rt.rate_limited}, retries {rt.retries}, "
             f"gave up {rt.gave_up}, held {rt.held}",
             f"  syncs {rt.syncs} (failed {rt.syncs_failed}), fill syncs {rt.fill_syncs} "
-            f"({rt.fills_fetched} fills fetched), reconnects {rt.reconnects}, "
+            f"(failed {rt.fill_syncs_failed}, {rt.fills_fetched} fills fetched), "
+            f"reconnects {rt.reconnects}, "
             f"weight {rt.weight}, throttled {rt.throttled_s:.1f} s",
             f"exchange faults: {faults}",
             "invariants (from the exchange's truth):",
@@ -427,7 +431,10 @@ class _FillHistoryAdapter(SimulatedAdapter):
     Stands for Hyperliquid's ``userFillsByTime``: a REST round trip (the
     profile's latency each way), answered from the exchange's record of the
     account's trades as it stands when the request arrives. Fills carry the
-    cloid only when the profile's websocket fills do.
+    cloid only when the profile's websocket fills do. The profile's
+    ``timeout_rate`` and ``server_error_rate`` apply to it as to any request:
+    a timeout raises :class:`~lifecycle.adapter.FillsUnavailable` after
+    ``request_timeout_s``, a 5xx after the round trip.
     """
 
     def __init__(
@@ -442,12 +449,21 @@ class _FillHistoryAdapter(SimulatedAdapter):
         super().__init__(exchange, now=now, sleep=sleep, **kwargs)
         self._wait_s = sleep
         self._latency_rng = random.Random(f"{seed}/fill-history")
+        self._fault_rng = random.Random(f"{seed}/fill-history-faults")
 
     async def fills_since(self, start: float) -> Sequence[OrderFilled]:
         """The account's fills at or after ``start``, oldest first."""
         profile = self.exchange.profile
+        draw = self._fault_rng.random()
+        if draw < profile.timeout_rate:
+            await self._wait_s(profile.request_timeout_s)
+            self._pump()
+            raise FillsUnavailable(timed_out(profile.request_timeout_s))
         await self._wait_s(profile.rest_latency.draw(self._latency_rng))
         self._pump()  # the model reaches the arrival time; what it delivers is routed
+        if draw < profile.timeout_rate + profile.server_error_rate:
+            await self._wait_s(profile.rest_latency.draw(self._latency_rng))
+            raise FillsUnavailable(SERVER_ERROR)
         with_cloid = profile.fills_carry_cloid
         fills = [
             OrderFilled(

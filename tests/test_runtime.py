@@ -24,6 +24,7 @@ from lifecycle.adapters.simulated import (
     round_price,
 )
 
+from lifecycle.adapter import FillsUnavailable
 from lifecycle.commands import FetchOpenOrders, PlaceOrder, QueryOrderStatus
 from lifecycle.config import LifecycleConfig, SyncConfig
 from lifecycle.engine import Engine
@@ -463,6 +464,37 @@ def test_runtime_fetches_fills_lost_while_the_websocket_was_down() -> None:
         reconnect_with_lost_fill, adapter=FillsFromTruth
     )
     assert stats.reconnects == 1 and stats.fill_syncs >= 1
+    assert engine_position == truth_position == SIZE / 2
+
+
+class FlakyFills(FillsFromTruth):
+    """A fill history whose first two requests fail: a timeout, then a rate limit."""
+
+    starts: list[float]
+
+    async def fills_since(self, start: float) -> Sequence[OrderFilled]:
+        if not hasattr(self, "starts"):
+            self.starts = []
+        self.starts.append(start)
+        if len(self.starts) == 1:
+            await sleep(10.0)
+            raise FillsUnavailable("timed out")
+        if len(self.starts) == 2:
+            raise FillsUnavailable("too many requests", rate_limited=True)
+        return await super().fills_since(start)
+
+
+def test_runtime_asks_again_from_the_same_start_after_a_fill_history_failure() -> None:
+    async def scenario(rig: Rig) -> tuple[Decimal, Decimal, Any, list[float]]:
+        await reconnect_with_lost_fill(rig)  # the first fetch fails meanwhile
+        await sleep(10.0)  # the retries: retry_initial_s after each failure
+        adapter = rig.runtime.adapter
+        assert isinstance(adapter, FlakyFills)
+        return rig.engine.position, rig.exchange.truth.position, rig.runtime.stats, adapter.starts
+
+    engine_position, truth_position, stats, starts = drive(scenario, adapter=FlakyFills)
+    assert stats.fill_syncs_failed == 2 and stats.rate_limited == 1 and stats.fill_syncs >= 1
+    assert starts[0] == starts[1] == starts[2]  # nothing skipped by the failures
     assert engine_position == truth_position == SIZE / 2
 
 

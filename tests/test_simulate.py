@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lifecycle.adapters.simulated import PROFILES, MarketParams, SimulatedExchange
 
+from lifecycle.adapter import FillsUnavailable
 from lifecycle.cli import main
 from lifecycle.engine import Engine
 from lifecycle.journal import load_journal, replay
-from lifecycle.simulate import INVARIANTS, JSON_KEYS, SimulationSpec, run_simulation
+from lifecycle.runtime import current_time, run_virtual, sleep
+from lifecycle.simulate import (
+    INVARIANTS,
+    JSON_KEYS,
+    SimulationSpec,
+    _FillHistoryAdapter,
+    run_simulation,
+)
 from lifecycle.states import OrderState
 
 #: The keys `--json` prints, spelled out (the contract, independent of the code).
@@ -251,3 +261,37 @@ def test_journaled_run_without_restart_replays_to_the_same_engine(tmp_path: Path
     assert engine.position == report.position
     assert engine.ledger.fills == report.fills
     assert all(o.state is OrderState.GONE for o in engine.registry)  # all cancelled at the end
+
+
+# --- the simulated fill history -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rates", "error", "after_s"),
+    [
+        ({"timeout_rate": 1.0}, "timed out", 10.0),  # request_timeout_s of `none`
+        ({"server_error_rate": 1.0}, "502 Bad Gateway", 0.2),  # two fixed 0.1 s legs
+        ({}, None, 0.2),
+    ],
+)
+def test_simulated_fill_history_fails_as_the_profile_says(
+    rates: dict[str, float], error: str | None, after_s: float
+) -> None:
+    profile = dataclasses.replace(PROFILES["none"], **rates)
+    quiet = MarketParams(takers_per_s=0.0, volatility_bps=0.0, jumps_per_hour=0.0)
+
+    async def main() -> tuple[str | None, float]:
+        exchange = SimulatedExchange(1, profile, market=quiet, start=current_time())
+        adapter = _FillHistoryAdapter(exchange, now=current_time, sleep=sleep, seed=1)
+        try:
+            fills = await adapter.fills_since(0.0)
+        except FillsUnavailable as exc:
+            return exc.error, current_time()
+        assert list(fills) == []
+        return None, current_time()
+
+    (said, at), _ = run_virtual(main)
+    assert (said is None) == (error is None)
+    if error is not None:
+        assert said is not None and error in said
+    assert at == pytest.approx(after_s)
