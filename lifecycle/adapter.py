@@ -77,7 +77,24 @@ class CommandResult:
         return not self.ambiguous
 
 
-class SnapshotUnavailable(LifecycleError):
+class _RequestUnavailable(LifecycleError):
+    """A read request got no answer (ambiguous failure or rate limit).
+
+    Attributes:
+        rate_limited: The exchange refused the request for its rate limits.
+        error: The exchange's or the transport's words.
+    """
+
+    #: What the request would have returned, for the message.
+    missing = "answer"
+
+    def __init__(self, error: str, *, rate_limited: bool = False) -> None:
+        self.error = error
+        self.rate_limited = rate_limited
+        super().__init__(f"no {self.missing}: {error}")
+
+
+class SnapshotUnavailable(_RequestUnavailable):
     """An open-orders request got no snapshot (ambiguous failure or rate limit).
 
     Attributes:
@@ -85,13 +102,10 @@ class SnapshotUnavailable(LifecycleError):
         error: The exchange's or the transport's words.
     """
 
-    def __init__(self, error: str, *, rate_limited: bool = False) -> None:
-        self.error = error
-        self.rate_limited = rate_limited
-        super().__init__(f"no open-orders snapshot: {error}")
+    missing = "open-orders snapshot"
 
 
-class FillsUnavailable(LifecycleError):
+class FillsUnavailable(_RequestUnavailable):
     """A fill-history request got no answer (ambiguous failure or rate limit).
 
     Attributes:
@@ -99,10 +113,7 @@ class FillsUnavailable(LifecycleError):
         error: The exchange's or the transport's words.
     """
 
-    def __init__(self, error: str, *, rate_limited: bool = False) -> None:
-        self.error = error
-        self.rate_limited = rate_limited
-        super().__init__(f"no fill history: {error}")
+    missing = "fill history"
 
 
 class ExchangeAdapter(Protocol):

@@ -88,7 +88,7 @@ from typing import TYPE_CHECKING, Final
 from lifecycle._records import record
 from lifecycle.config import ReconcilerConfig
 from lifecycle.order import Order, Side
-from lifecycle.pricing import AssetRules, round_price, tick_at, truncate_size
+from lifecycle.pricing import AssetRules, meets_min_notional, round_price, tick_at, truncate_size
 from lifecycle.states import WORKING, OrderState, Trigger
 from lifecycle.table import TABLE
 
@@ -295,10 +295,6 @@ class _Candidate:
         self.distances = distances
 
 
-#: A side's rounded levels: (targets, dropped as crossing, skipped as too small).
-_Targets = tuple[tuple[Level, ...], tuple[Level, ...], tuple[Level, ...]]
-
-
 @record
 class _Asked:
     """A modify this reconciler sent: what the order should become."""
@@ -465,7 +461,7 @@ class Reconciler:
 
     def _targets(
         self, side: Side, levels: tuple[Level, ...], book: Book, margin_ticks: int
-    ) -> _Targets:
+    ) -> tuple[tuple[Level, ...], tuple[Level, ...], tuple[Level, ...]]:
         """Round the levels of one side; return (targets, dropped crossing, too small)."""
         rules = self.rules
         name = "bids" if side is Side.BUY else "asks"
@@ -485,7 +481,7 @@ class Reconciler:
             size = truncate_size(level.size, rules)
             if limit is not None and (price >= limit if side is Side.BUY else price <= limit):
                 crossing.append(level)
-            elif price * size < self._min_notional:  # as meets_min_notional (values checked)
+            elif not meets_min_notional(price, size, self._min_notional):
                 small.append(level)
             else:
                 targets.append(Level(price=price, size=size))

@@ -995,7 +995,8 @@ class Runtime:
                     fills = await source.fills_since(start)
                 except FillsUnavailable as exc:
                     self.stats.fill_syncs_failed += 1
-                    self.stats.rate_limited += exc.rate_limited
+                    if exc.rate_limited:
+                        self.stats.rate_limited += 1
                     return False
             if self._fills_reach_back is not None and self._fills_reach_back >= start:
                 self._fills_reach_back = None  # reached (catch_up may have asked further since)

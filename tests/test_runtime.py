@@ -723,7 +723,7 @@ def test_wake_returns_when_set_or_at_its_deadline(portable: bool) -> None:
 
         await wait("deadline", 2.0)  # never set: until the deadline
         async with anyio.create_task_group() as tg:
-            tg.start_soon(wait, "set", None)  # no deadline: until set
+            tg.start_soon(wait, "set", 100.0)  # until set, long before its deadline
             await sleep(1.5)
             wake.set()
         if not portable:
@@ -746,7 +746,7 @@ def test_wake_wait_is_cancellable() -> None:
         with anyio.move_on_after(1.0):
             await wake.wait(10.0)
         wake.set()  # nobody waits: remembered for the next wait, nothing raised
-        await wake.wait(None)
+        await wake.wait(5.0)  # at once (at its deadline, 5.0, were the call forgotten)
         return current_time()
 
     assert run_virtual(main)[0] == 1.0
