@@ -114,9 +114,7 @@ class Engine:
         self._sync_requested = False
         self._now = float("-inf")
         self._fire = self.machine.fire
-        # The registry's cloid index itself (its ``get`` runs in C): the engine
-        # owns the registry for its whole life, so the dict never changes.
-        self._cloid_get = self.registry._by_cloid.get
+        self._cloid_get = self.registry.by_cloid
         self._new_order = Order._placed
         self._interpreter = Interpreter(self)
         self._handlers = self._interpreter.handlers
@@ -363,10 +361,18 @@ class Engine:
         try:
             self._fire(order, trigger, now)
         except IllegalTransition as exc:
-            self.anomalies.record(AnomalyKind.ILLEGAL_EVENT, now, order.label, str(exc))
-            self.query(order)
+            self.remote_refused(order, exc, now)
             return False
         return True
+
+    def remote_refused(self, order: Order, error: IllegalTransition, now: float) -> None:
+        """Handle a trigger caused by an exchange message that the table refused.
+
+        It is recorded as an anomaly and answered with a status query (see
+        :meth:`move_remote`, which fires and calls this on refusal).
+        """
+        self.anomalies.record(AnomalyKind.ILLEGAL_EVENT, now, order.label, str(error))
+        self.query(order)
 
     def query(self, order: Order, *, by_cloid: bool = False) -> None:
         """Queue one status query for ``order`` (at most one per drain).

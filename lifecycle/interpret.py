@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle.anomalies import AnomalyKind
 from lifecycle.commands import CancelOrder
+from lifecycle.errors import IllegalTransition
 from lifecycle.events import (
     CancelRejected,
     ModifyRejected,
@@ -73,14 +74,28 @@ _PARKED_OIDS = 1024
 class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
 
-    __slots__ = ("_anomaly", "_engine", "_find", "_fire", "_move_remote", "_parked", "handlers")
+    __slots__ = (
+        "_anomaly",
+        "_by_cloid",
+        "_by_oid",
+        "_engine",
+        "_find",
+        "_fire",
+        "_move_remote",
+        "_parked",
+        "_refused",
+        "handlers",
+    )
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._find = engine.registry.find
+        self._by_cloid = engine.registry.by_cloid
+        self._by_oid = engine.registry.by_oid
         self._anomaly = engine.anomalies.record
         self._fire = engine.machine.fire
         self._move_remote = engine.move_remote
+        self._refused = engine.remote_refused
         # Fills for oids not known yet, by oid (bounded, oldest oid dropped first).
         self._parked: dict[Oid, list[OrderFilled]] = {}
         #: The handler of each event type.
@@ -117,9 +132,9 @@ class Interpreter:
         ``replace`` (a modify's new oid) the order's oid may change; otherwise
         a different oid contradicts the one it has.
         """
-        if oid is None or order.knows_oid(oid):
+        if oid is None or oid == order.oid or oid in order.prior_oids:
             return True
-        other = self._engine.registry.by_oid(oid)
+        other = self._by_oid(oid)
         if other is not None and other.state in DISCOVERED and order.state not in DISCOVERED:
             # A snapshot listed our order without its cloid before its ack, so it
             # became an orphan candidate. The exchange now ties the oid to our
@@ -137,16 +152,13 @@ class Interpreter:
         self._engine.query(order)
         return False
 
-    def _after_live(self, order: Order, now: float) -> None:
-        # LIVE means the oid is known: it is bound, so protection starts at once.
-        if order.state is _LIVE:
-            self._fire(order, _FINALIZE, now)
-
     # --- handlers ----------------------------------------------------------------------
 
     def accepted(self, event: OrderAccepted, now: float) -> None:
         oid = event.oid
-        order = self._find(event.cloid, oid)
+        # As registry.find (cloid first, then oid) without its Python call; an
+        # Order is always true.
+        order = self._by_cloid(event.cloid) or self._by_oid(oid)
         if order is None:
             self._unknown(event, now)
             return
@@ -167,9 +179,15 @@ class Interpreter:
                 return
             if not self._bind(order, oid, now):
                 return
-        if self._move_remote(order, _ACCEPT, now) and order.state is _LIVE:
-            # LIVE means the oid is known: it is bound, so protection starts at once.
-            self._fire(order, _FINALIZE, now)
+        # As move_remote, inlined (this is the path of every placement).
+        try:
+            state = self._fire(order, _ACCEPT, now)
+        except IllegalTransition as exc:
+            self._refused(order, exc, now)
+        else:
+            if state is _LIVE:
+                # LIVE means the oid is known: it is bound, so protection starts at once.
+                self._fire(order, _FINALIZE, now)
         if self._parked:
             self._attach_parked(order, now)
 
@@ -180,7 +198,7 @@ class Interpreter:
 
     def filled(self, event: OrderFilled, now: float) -> None:
         engine = self._engine
-        order = self._find(event.cloid, event.oid)
+        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find
         if order is not None and order.has_fill(event.tid):
             engine.ledger.count_duplicate()  # repeat older than the global window
             return
@@ -232,8 +250,14 @@ class Interpreter:
             trigger = _FILL_COMPLETE
         else:
             trigger = _FILL_PARTIAL
-        if self._engine.move_remote(order, trigger, now):
-            self._after_live(order, now)
+        try:  # as move_remote, inlined (this is the path of every fill)
+            dest = self._fire(order, trigger, now)
+        except IllegalTransition as exc:
+            self._refused(order, exc, now)
+        else:
+            if dest is _LIVE:
+                # LIVE means the oid is known: it is bound, so protection starts at once.
+                self._fire(order, _FINALIZE, now)
 
     def _absorb_candidate(self, candidate: Order, now: float) -> None:
         self._fire(candidate, _ORPHAN_VANISHED, now)
@@ -270,7 +294,7 @@ class Interpreter:
         order.requested = None
 
     def canceled(self, event: OrderCanceled, now: float) -> None:
-        order = self._find(event.cloid, event.oid)
+        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find
         if order is None:
             self._unknown(event, now)
             return
@@ -292,9 +316,13 @@ class Interpreter:
             trigger = _CANCEL_ACK
         else:
             trigger = _EXCHANGE_CANCELED  # a cancel we did not ask for
-        fired = self._move_remote(order, trigger, now)
-        if fired and state is not _GONE and order.state is _GONE:
-            order.status = event.status
+        try:  # as move_remote, inlined (this is the path of every cancel)
+            dest = self._fire(order, trigger, now)
+        except IllegalTransition as exc:
+            self._refused(order, exc, now)
+        else:
+            if dest is _GONE and state is not _GONE:
+                order.status = event.status
 
     def cancel_rejected(self, event: CancelRejected, now: float) -> None:
         order = self._resolve(event, now)

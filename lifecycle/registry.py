@@ -10,7 +10,7 @@ The registry decides nothing about legality and never changes an order's state.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from lifecycle.errors import UnknownOrder
 from lifecycle.ids import Cloid, Oid
@@ -21,14 +21,32 @@ __all__ = ["OrderRegistry"]
 
 
 class OrderRegistry:
-    """Orders by cloid and by oid, with rebinding and tombstones."""
+    """Orders by cloid and by oid, with rebinding and tombstones.
 
-    __slots__ = ("_by_cloid", "_by_oid", "_orders")
+    Attributes:
+        by_cloid: ``by_cloid(cloid)`` returns the order with this cloid, or
+            None (also for a None cloid).
+        by_oid: ``by_oid(oid)`` returns the order this oid names, now or before
+            a modify, or None (also for a None oid).
+
+    The two lookups are the indexes' own ``dict.get``: they run in C, with no
+    Python call, on every exchange message.
+    """
+
+    __slots__ = ("_by_cloid", "_by_oid", "_orders", "by_cloid", "by_oid")
 
     def __init__(self) -> None:
         self._orders: dict[int, Order] = {}
         self._by_cloid: dict[Cloid, Order] = {}
         self._by_oid: dict[Oid, Order] = {}
+        # The indexes are never replaced, so their bound ``get`` stays theirs.
+        # A None key is never stored, so looking it up finds nothing.
+        self.by_cloid: Callable[[Cloid | None], Order | None] = (
+            self._by_cloid.get  # type: ignore[assignment]
+        )
+        self.by_oid: Callable[[Oid | None], Order | None] = (
+            self._by_oid.get  # type: ignore[assignment]
+        )
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -80,14 +98,6 @@ class OrderRegistry:
         order.oid = oid
         self._by_oid[oid] = order
         return True
-
-    def by_cloid(self, cloid: Cloid) -> Order | None:
-        """Return the order with this cloid, or None."""
-        return self._by_cloid.get(cloid)
-
-    def by_oid(self, oid: Oid) -> Order | None:
-        """Return the order this oid names (now or before a modify), or None."""
-        return self._by_oid.get(oid)
 
     def find(self, cloid: Cloid | None, oid: Oid | None) -> Order | None:
         """Resolve an exchange message's ids: cloid first, then oid."""
