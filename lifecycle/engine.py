@@ -66,7 +66,6 @@ T = Trigger
 _PENDING = S.PENDING
 _SUBMIT = T.SUBMIT
 _CANCEL_REQUEST = T.CANCEL_REQUEST
-_PROTECTION_ELAPSED = T.PROTECTION_ELAPSED
 # Commands the engine builds on every order, by position (no keyword handling).
 _place_order = positional(PlaceOrder)
 _cancel_order = positional(CancelOrder)
@@ -124,15 +123,15 @@ class Engine:
         self.reconciler = Reconciler(
             self.config.reconciler, AssetRules.perp(self.config.market.sz_decimals)
         )
-        self._timer_actions: dict[OrderState, Callable[[Order, float], None]] = {
-            S.FINALIZED_PROTECTED: self._protection_elapsed,
+        self._timer_actions: dict[OrderState, Callable[[Order, float], None] | Trigger] = {
+            S.FINALIZED_PROTECTED: T.PROTECTION_ELAPSED,
             S.EXPECTED: self._query_and_rearm,
             S.CANCELLING: self._query_and_rearm,
             S.MODIFYING: self._query_and_rearm,
-            S.ORPHAN_CANDIDATE: self._grace_elapsed,
+            S.ORPHAN_CANDIDATE: T.GRACE_ELAPSED,
             S.GONE: self._evict,
         }
-        self._run_due = self.timers.runner(self._timer_actions)
+        self._run_due = self.timers.runner(self._timer_actions, self._fire)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -413,17 +412,11 @@ class Engine:
 
     # --- timer actions ---------------------------------------------------------------
 
-    def _protection_elapsed(self, order: Order, now: float) -> None:
-        self._fire(order, _PROTECTION_ELAPSED, now)
-
     def _query_and_rearm(self, order: Order, now: float) -> None:
         # An EXPECTED, CANCELLING or MODIFYING order past its timeout is never
         # ended on the timeout alone: ask the exchange and wait for its answer.
         self.query(order)
         self.timers.rearm(order, now)
-
-    def _grace_elapsed(self, order: Order, now: float) -> None:
-        self._fire(order, T.GRACE_ELAPSED, now)
 
     def _evict(self, order: Order, now: float) -> None:
         self.registry.remove(order)

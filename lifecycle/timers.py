@@ -8,6 +8,11 @@ of live orders. Entries are never removed early; an entry whose order has
 left that state (or left and re-entered it, even at the same instant) is
 stale and skipped when reached.
 
+An entry records ``order._entries``, which the machine increments on every
+move that changes the state: an entry is valid exactly while the order's
+count still equals it (the order has not moved since, so it is still in the
+state the entry was armed for).
+
 Timers start on state entry: :class:`~lifecycle.machine.OrderMachine` appends
 to :attr:`StateTimers.slots` when a move enters a timed state, so arming costs
 no call on the hot path. :meth:`StateTimers.arm` serves the other cases (an
@@ -20,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 
 from lifecycle.order import Order
-from lifecycle.states import OrderState
+from lifecycle.states import OrderState, Trigger
 
 __all__ = ["StateTimers"]
 
@@ -59,10 +64,10 @@ class StateTimers:
     def next_deadline(self) -> float | None:
         """Return the earliest pending deadline, or None."""
         best: float | None = None
-        for state, queue in self._queues.items():
+        for queue in self._queues.values():
             while queue:
                 deadline, entry, order = queue[0]
-                if order.state is state and order._entries == entry:
+                if order._entries == entry:
                     if best is None or deadline < best:
                         best = deadline
                     break
@@ -78,31 +83,48 @@ class StateTimers:
         for state, queue in self._queues.items():
             while queue and queue[0][0] <= now:
                 _, entry, order = queue.popleft()
-                if order.state is state and order._entries == entry:
+                if order._entries == entry:
                     yield state, order
 
     def runner(
-        self, actions: Mapping[OrderState, Callable[[Order, float], object]]
+        self,
+        actions: Mapping[OrderState, Callable[[Order, float], object] | Trigger],
+        fire: Callable[[Order, Trigger, float], object] | None = None,
     ) -> Callable[[float], None]:
         """Return ``run(now)``, which runs every timer due at or before ``now``.
 
         ``run(now)`` pops the same entries, in the same order, as iterating
-        :meth:`due`, and calls ``actions[state](order, now)`` for each valid
-        one before it looks at the next (so what an action changes, a timer
-        it arms or an order it moves, is seen by the entries after it). The
-        actions are looked up once, here.
+        :meth:`due`, and for each valid one runs its state's action before it
+        looks at the next (so what an action changes, a timer it arms or an
+        order it moves, is seen by the entries after it). An action is
+        ``action(order, now)``, or a trigger, fired as ``fire(order, trigger,
+        now)`` with no call in between. The actions are looked up once, here.
 
         Raises:
             KeyError: ``actions`` has no action for a timed state.
+            ValueError: A trigger is given as an action without ``fire``.
         """
-        plan = tuple((state, queue, actions[state]) for state, queue in self._queues.items())
+        plan: list[tuple[deque[_Entry], Callable[[Order, float], object] | None, Trigger | None]]
+        plan = []
+        for state, queue in self._queues.items():
+            action = actions[state]
+            if isinstance(action, Trigger):
+                if fire is None:
+                    raise ValueError(f"the action of {state.value} is a trigger: give fire")
+                plan.append((queue, None, action))
+            else:
+                plan.append((queue, action, None))
+        fire_ = fire
 
         def run(now: float) -> None:
-            for state, queue, action in plan:
+            for queue, action, trigger in plan:
                 while queue and queue[0][0] <= now:
                     _, entry, order = queue.popleft()
-                    if order.state is state and order._entries == entry:
-                        action(order, now)
+                    if order._entries == entry:
+                        if action is None:
+                            fire_(order, trigger, now)  # type: ignore[misc,arg-type]
+                        else:
+                            action(order, now)
 
         return run
 

@@ -507,3 +507,42 @@ def test_timers_due_visits_queues_in_durations_order(machine: OrderMachine) -> N
 
     # Assert
     assert fired == [(S.GONE, gone), (S.FINALIZED_PROTECTED, protected)]
+
+
+def test_timers_runner_fires_trigger_actions_and_calls_the_others() -> None:
+    # Arrange: a machine whose moves arm these timers; one order protected, one gone.
+    timers = StateTimers(DURATIONS)
+    machine = OrderMachine(verify=True, timers=timers)
+    protected = order_in(machine, TO_PROTECTED, now=0.0)  # due 10
+    gone = order_in(machine, [T.ABANDON], now=0.0)  # due 5
+    called: list[tuple[Order, float]] = []
+    run = timers.runner(
+        {S.FINALIZED_PROTECTED: T.PROTECTION_ELAPSED, S.GONE: lambda o, t: called.append((o, t))},
+        machine.fire,
+    )
+
+    # Act
+    run(9.0)
+    state_at_9 = protected.state
+    run(10.0)
+
+    # Assert: the callable got (order, now); the trigger was fired at its deadline only.
+    assert called == [(gone, 9.0)]
+    assert state_at_9 is S.FINALIZED_PROTECTED
+    assert protected.state is S.TRACKED
+    assert protected.history[-1].at == 10.0
+    assert timers.pending() == 0
+
+
+def test_timers_runner_trigger_action_without_fire_raises_naming_state() -> None:
+    timers = StateTimers(DURATIONS)
+
+    with pytest.raises(ValueError, match="finalized_protected"):
+        timers.runner({S.FINALIZED_PROTECTED: T.PROTECTION_ELAPSED, S.GONE: lambda o, t: None})
+
+
+def test_timers_runner_missing_action_raises_key_error() -> None:
+    timers = StateTimers(DURATIONS)
+
+    with pytest.raises(KeyError):
+        timers.runner({S.GONE: lambda o, t: None})
