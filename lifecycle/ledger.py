@@ -16,6 +16,8 @@ from lifecycle.order import Side
 
 __all__ = ["FillLedger"]
 
+_BUY = Side.BUY  # bound once: an enum member lookup is a Python-level attribute access
+
 
 class FillLedger:
     """Signed position and the window of trade ids already applied.
@@ -55,7 +57,7 @@ class FillLedger:
         window.append(tid)
         if len(window) > self.capacity:
             seen.discard(window.popleft())
-        self.position += size if side is Side.BUY else -size
+        self.position += size if side is _BUY else -size
         self.fills += 1
         return True
 
