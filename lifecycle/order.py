@@ -87,23 +87,23 @@ class Order:
         state_since: When it entered its current state (reflexive moves keep it).
     """
 
-    __slots__ = (
-        "_entries",
+    __slots__ = (  # noqa: RUF023 - in memory order: the fields of every event first
+        "state",
         "_fills",
         "_history",
-        "_history_origin",
-        "cloid",
-        "created_at",
         "filled",
-        "oid",
-        "price",
+        "size",
         "prior_oids",
+        "oid",
+        "_entries",
+        "cloid",
+        "state_since",
+        "_history_origin",
+        "created_at",
+        "price",
         "reason",
         "requested",
         "side",
-        "size",
-        "state",
-        "state_since",
         "status",
     )
 
