@@ -155,6 +155,22 @@ class Interpreter:
         self._engine.query(order)
         return False
 
+    def _remote_then_finalize(self, order: Order, trigger: Trigger, now: float) -> None:
+        """Fire an exchange message's trigger; finalize the order if it is now LIVE.
+
+        As :meth:`~lifecycle.engine.Engine.move_remote` (a refused trigger is an
+        anomaly and a status query), in one call on the path of every
+        placement and fill.
+        """
+        try:
+            dest = self._fire(order, trigger, now)
+        except IllegalTransition as exc:
+            self._refused(order, exc, now)
+            return
+        if dest is _LIVE:
+            # LIVE means the oid is known: it is bound, so protection starts at once.
+            self._fire(order, _FINALIZE, now)
+
     # --- handlers ----------------------------------------------------------------------
 
     def accepted(self, event: OrderAccepted, now: float) -> None:
@@ -182,15 +198,7 @@ class Interpreter:
                 return
             if not self._bind(order, oid, now):
                 return
-        # As move_remote, inlined (this is the path of every placement).
-        try:
-            state = self._fire(order, _ACCEPT, now)
-        except IllegalTransition as exc:
-            self._refused(order, exc, now)
-        else:
-            if state is _LIVE:
-                # LIVE means the oid is known: it is bound, so protection starts at once.
-                self._fire(order, _FINALIZE, now)
+        self._remote_then_finalize(order, _ACCEPT, now)
         if self._parked:
             self._attach_parked(order, now)
 
@@ -255,14 +263,7 @@ class Interpreter:
             trigger = _FILL_COMPLETE
         else:
             trigger = _FILL_PARTIAL
-        try:  # as move_remote, inlined (this is the path of every fill)
-            dest = self._fire(order, trigger, now)
-        except IllegalTransition as exc:
-            self._refused(order, exc, now)
-        else:
-            if dest is _LIVE:
-                # LIVE means the oid is known: it is bound, so protection starts at once.
-                self._fire(order, _FINALIZE, now)
+        self._remote_then_finalize(order, trigger, now)
 
     def _absorb_candidate(self, candidate: Order, now: float) -> None:
         self._fire(candidate, _ORPHAN_VANISHED, now)
