@@ -85,6 +85,24 @@ def test_registry_add_order_found_by_cloid_and_oid(registry: OrderRegistry) -> N
     assert registry.find(None, Oid(11)) is order
 
 
+def test_registry_lookups_none_and_unknown_ids_find_nothing(registry: OrderRegistry) -> None:
+    # Arrange: one order, then removed; the lookups are bound once, at construction.
+    c, other = cloids(2)
+    order = make_order(c, oid=Oid(11))
+    by_cloid, by_oid = registry.by_cloid, registry.by_oid
+    registry.add(order)
+    found = (by_cloid(c), by_oid(Oid(11)))
+
+    # Act
+    registry.remove(order)
+
+    # Assert: the bound lookups saw the add and see the removal.
+    assert found == (order, order)
+    assert by_cloid(c) is None and by_oid(Oid(11)) is None
+    assert by_cloid(None) is None and by_oid(None) is None
+    assert by_cloid(other) is None and by_oid(Oid(12)) is None
+
+
 def test_registry_by_cloid_plain_str_equal_to_canonical_found(registry: OrderRegistry) -> None:
     # Arrange
     (c,) = cloids(1)
