@@ -123,7 +123,7 @@ class Engine:
         self.reconciler = Reconciler(
             self.config.reconciler, AssetRules.perp(self.config.market.sz_decimals)
         )
-        self._timer_actions: dict[OrderState, Callable[[Order, float], None] | Trigger] = {
+        timer_actions: dict[OrderState, Callable[[Order, float], None] | Trigger] = {
             S.FINALIZED_PROTECTED: T.PROTECTION_ELAPSED,
             S.EXPECTED: self._query_and_rearm,
             S.CANCELLING: self._query_and_rearm,
@@ -131,7 +131,7 @@ class Engine:
             S.ORPHAN_CANDIDATE: T.GRACE_ELAPSED,
             S.GONE: self._evict,
         }
-        self._run_due = self.timers.runner(self._timer_actions, self._fire)
+        self._run_due = self.timers.runner(timer_actions, self._fire)
 
     # --- reading ---------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ class Interpreter:
         ``replace`` (a modify's new oid) the order's oid may change; otherwise
         a different oid contradicts the one it has.
         """
-        if oid is None or oid == order.oid or oid in order.prior_oids:
+        if oid is None or order.knows_oid(oid):
             return True
         other = self._by_oid(oid)
         if other is not None and other.state in DISCOVERED and order.state not in DISCOVERED:
@@ -175,9 +175,7 @@ class Interpreter:
 
     def accepted(self, event: OrderAccepted, now: float) -> None:
         oid = event.oid
-        # As registry.find (cloid first, then oid) without its Python call; an
-        # Order is always true.
-        order = self._by_cloid(event.cloid) or self._by_oid(oid)
+        order = self._by_cloid(event.cloid) or self._by_oid(oid)  # registry.find, inlined
         if order is None:
             self._unknown(event, now)
             return
@@ -209,9 +207,8 @@ class Interpreter:
 
     def filled(self, event: OrderFilled, now: float) -> None:
         engine = self._engine
-        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find
-        # order.has_fill(event.tid), without the call:
-        if order is not None and order._fills is not None and event.tid in order._fills:
+        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find, inlined
+        if order is not None and order.has_fill(event.tid):
             engine.ledger.count_duplicate()  # repeat older than the global window
             return
         if not engine.ledger.apply(event.tid, event.side, event.size):
@@ -300,7 +297,7 @@ class Interpreter:
         order.requested = None
 
     def canceled(self, event: OrderCanceled, now: float) -> None:
-        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find
+        order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find, inlined
         if order is None:
             self._unknown(event, now)
             return

@@ -101,13 +101,7 @@ class OrderRegistry:
 
     def find(self, cloid: Cloid | None, oid: Oid | None) -> Order | None:
         """Resolve an exchange message's ids: cloid first, then oid."""
-        if cloid is not None:
-            order = self._by_cloid.get(cloid)
-            if order is not None:
-                return order
-        if oid is not None:
-            return self._by_oid.get(oid)
-        return None
+        return self.by_cloid(cloid) or self.by_oid(oid)  # an Order is always true
 
     def get(self, key: Cloid | Oid) -> Order:
         """Return the order named by a cloid or an oid.
