@@ -31,6 +31,14 @@ Keys
     The same lifecycle with the ``OrderAccepted``/``OrderCanceled`` objects built
     before timing, so the difference to the previous key is the cost of
     building the two events.
+``lifecycle_floor_us_per_order``
+    Calibration: the work of ``lifecycle_us_per_order`` written out as one
+    loop with no engine and no calls (see :func:`lifecycle_floor_run`): the same
+    cloids, ``Order`` objects, indexes, command and event records (the events
+    built in the loop), table lookups, bounded history, timer deques and
+    tombstone eviction, without input checks, observers or the engine's API
+    and fire calls. What no pure-Python engine of this API can undercut on
+    this machine; measured interleaved with the two keys above.
 ``naive_transitions_us_per_order``
     The same six transitions with the ``transitions`` library used naively: one
     shared ``transitions.Machine(model=None, auto_transitions=False)`` built from
@@ -103,6 +111,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -112,9 +121,11 @@ import transitions
 from statemachine import State, StateMachine
 from transitions import Machine
 
+from lifecycle._records import positional
+from lifecycle.commands import CancelOrder, PlaceOrder
 from lifecycle.engine import Engine
 from lifecycle.events import OrderAccepted, OrderCanceled, OrderFilled
-from lifecycle.ids import CloidFactory, Oid, Tid
+from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.order import Order, Side
 from lifecycle.states import GoneReason, OrderState, Trigger
 from lifecycle.table import TABLE
@@ -309,6 +320,164 @@ def lifecycle_prebuilt_run(n: int = LIFECYCLE_ORDERS) -> float:
         handle(canceled, later)
     elapsed = time.perf_counter() - t0
     check_lifecycle(engine, order, n)
+    return elapsed / n * 1e6
+
+
+# --- the floor of the lifecycle: the same work, no engine -----------------------------------
+
+
+def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
+    """Microseconds per lifecycle of :func:`lifecycle_run`'s work written as one loop.
+
+    What the engine must do for that lifecycle, with no engine: a cloid string
+    of the factory's layout, an :class:`Order` with every slot written, the
+    cloid and oid indexes, the two commands and the two events of the same
+    record classes (built in the loop), the outbox handed over at each drain,
+    the six moves looked up in the same table (state, then trigger) with the
+    state, entry time, entry count, history (bounded) and reason written, the
+    four timer entries appended to per-state deques and popped when due, and
+    the previous tombstone evicted from both indexes. Left out: every call
+    (the engine's seven API calls, its six fires), input checks, time checks,
+    observers, the anomaly log, the id-keyed registry of all orders. No pure-
+    Python engine with this API can do the lifecycle for less.
+    """
+    config = Engine().config.orders
+    moves: dict[OrderState, dict[Trigger, tuple[OrderState, tuple[Trigger, OrderState]]]]
+    moves = {s: {} for s in S}
+    for (source, trigger), dest in TABLE.items():
+        moves[source][trigger] = (dest, (trigger, dest))
+    prefix = CloidFactory(config.namespace).next()[:-16]
+    place_order, cancel_order = positional(PlaceOrder), positional(CancelOrder)
+    new, new_str = object.__new__, str.__new__
+    by_cloid: dict[Cloid | None, Order] = {}
+    by_oid: dict[Oid | None, Order] = {}
+    expected_q: deque[tuple[float, int, Order]] = deque()
+    protected_q: deque[tuple[float, int, Order]] = deque()
+    cancelling_q: deque[tuple[float, int, Order]] = deque()
+    gone_q: deque[tuple[float, int, Order]] = deque()
+    ttl, protection = config.expected_ttl_s, config.protection_s
+    cancel_timeout, tombstone = config.cancel_timeout_s, config.tombstone_s
+    longest = 2 * config.history_limit
+    outbox: list[Any] = []
+    sent: list[Any] = []
+    buy, price, size, zero = Side.BUY, PRICE, SIZE, Decimal(0)
+    pending, canceled = S.PENDING, GoneReason.CANCELED
+    submit, accept, finalize = T.SUBMIT, T.ACCEPT, T.FINALIZE
+    elapsed_, cancel_request, cancel_ack = T.PROTECTION_ELAPSED, T.CANCEL_REQUEST, T.CANCEL_ACK
+    order: Any = None
+    gc.collect()
+    t0 = time.perf_counter()
+    for i in range(1, n + 1):
+        now = i * 20.0
+        # place: a PENDING order, indexed by cloid, and its placement queued
+        cloid = new_str(Cloid, "%s%016x" % (prefix, i - 1))  # noqa: UP031 - as the factory
+        order = new(Order)
+        order.cloid = cloid
+        order.oid = None
+        order.prior_oids = ()
+        order.side = buy
+        order.price = price
+        order.size = size
+        order.filled = zero
+        order.state = pending
+        order.reason = None
+        order.requested = None
+        order.status = None
+        order.created_at = now
+        order.state_since = now
+        order._entries = 0
+        order._fills = None
+        order._history = []
+        order._history_origin = pending
+        by_cloid[cloid] = order
+        outbox.append(place_order(cloid, buy, price, size))
+        # drain: each placement sent moves its order PENDING -> EXPECTED
+        sent, outbox = outbox, []
+        for command in sent:
+            o = by_cloid[command.cloid]
+            dest, step = moves[o.state][submit]
+            o.state = dest
+            o.state_since = now
+            entries = o._entries = o._entries + 1
+            expected_q.append((now + ttl, entries, o))
+            history = o._history
+            history += (now, step)
+            if len(history) > longest:
+                del history[:2]
+        # accepted: EXPECTED -> LIVE, the oid bound, LIVE -> FINALIZED_PROTECTED
+        accepted = OrderAccepted(cloid=cloid, oid=Oid(i))
+        o = by_cloid[accepted.cloid]
+        dest, step = moves[o.state][accept]
+        o.state = dest
+        o.state_since = now
+        o._entries += 1
+        history = o._history
+        history += (now, step)
+        o.oid = accepted.oid
+        by_oid[accepted.oid] = o
+        dest, step = moves[o.state][finalize]
+        o.state = dest
+        o.state_since = now
+        entries = o._entries = o._entries + 1
+        protected_q.append((now + protection, entries, o))
+        history += (now, step)
+        if len(history) > longest:
+            del history[:2]
+        # timers at the end of protection: FINALIZED_PROTECTED -> TRACKED, evictions
+        later = now + protection
+        for queue in (expected_q, cancelling_q):
+            while queue and queue[0][0] <= later:
+                _, entries, o = queue.popleft()
+                if o._entries == entries:
+                    raise BenchError("a query timer came due in the floor loop")
+        while protected_q and protected_q[0][0] <= later:
+            _, entries, o = protected_q.popleft()
+            if o._entries == entries:
+                dest, step = moves[o.state][elapsed_]
+                o.state = dest
+                o.state_since = later
+                o._entries += 1
+                history = o._history
+                history += (later, step)
+                if len(history) > longest:
+                    del history[:2]
+        while gone_q and gone_q[0][0] <= later:
+            _, entries, o = gone_q.popleft()
+            if o._entries == entries:
+                del by_cloid[o.cloid]
+                del by_oid[o.oid]
+        # cancel: TRACKED -> CANCELLING, the cancel queued and drained
+        o = by_cloid[cloid]
+        dest, step = moves[o.state][cancel_request]
+        o.state = dest
+        o.state_since = later
+        entries = o._entries = o._entries + 1
+        cancelling_q.append((later + cancel_timeout, entries, o))
+        history = o._history
+        history += (later, step)
+        if len(history) > longest:
+            del history[:2]
+        outbox.append(cancel_order(o.cloid, o.oid))
+        sent, outbox = outbox, []
+        # canceled: CANCELLING -> GONE(canceled), a tombstone
+        ack = OrderCanceled(cloid=cloid, oid=Oid(i))
+        o = by_cloid[ack.cloid]
+        dest, step = moves[o.state][cancel_ack]
+        o.state = dest
+        o.state_since = later
+        entries = o._entries = o._entries + 1
+        gone_q.append((later + tombstone, entries, o))
+        o.reason = canceled
+        history = o._history
+        history += (later, step)
+        if len(history) > longest:
+            del history[:2]
+    elapsed = time.perf_counter() - t0
+    if order is None or order.reason is not canceled or len(by_cloid) > 1 or len(by_oid) > 1:
+        raise BenchError(f"the floor loop did not end with one tombstone: {order!r}")
+    history = order.history
+    if [r.trigger for r in history] != list(PATH) or history[-1].dest is not S.GONE:
+        raise BenchError(f"the floor loop wrote a wrong history: {history}")
     return elapsed / n * 1e6
 
 
@@ -547,6 +716,13 @@ def main() -> int:
             lifecycle_prebuilt_run,
             "us/order",
         ),
+        Measurement(
+            "lifecycle_floor_us_per_order",
+            RUNS_CHEAP,
+            f"{LIFECYCLE_ORDERS:,} lifecycles of the same work in one loop, no engine",
+            lifecycle_floor_run,
+            "us/order",
+        ),
     )
     results.update(measure_naive(RUNS_LIBRARY))
     runs["naive_transitions_us_per_order"] = RUNS_LIBRARY
@@ -604,6 +780,7 @@ def main() -> int:
         "lifecycle_prebuilt_events_us_per_order": round(
             results["lifecycle_prebuilt_events_us_per_order"], 3
         ),
+        "lifecycle_floor_us_per_order": round(results["lifecycle_floor_us_per_order"], 3),
         "naive_transitions_us_per_order": round(results["naive_transitions_us_per_order"], 3),
         "statemachine_us_per_order": round(results["statemachine_us_per_order"], 3),
         "event_us_at_1k": round(results["event_us_at_1k"], 3),
