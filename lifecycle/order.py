@@ -140,7 +140,10 @@ class Order:
         # Counts state entries (reflexive moves excluded), so a timer armed for
         # one stay in a state is told apart from a later stay at the same time.
         self._entries = 0
-        self._fills: dict[Tid, Fill] | None = None
+        # None, then the first fill itself, then a dict of fills by trade id from
+        # the second on: most orders fill at most once, and a lone fill costs
+        # no dict (memory, and one garbage-collected object fewer per fill).
+        self._fills: dict[Tid, Fill] | Fill | None = None
         # Flat [at, step, at, step, ...], each step a (trigger, dest) pair the
         # machine shares between all orders: far less memory than one tuple per
         # record. The source of each record is the previous dest, or
@@ -192,7 +195,12 @@ class Order:
     @property
     def fills(self) -> Mapping[Tid, Fill]:
         """Fills by trade id, in arrival order (read-only)."""
-        return MappingProxyType(self._fills if self._fills is not None else {})
+        fills = self._fills
+        if fills is None:
+            return MappingProxyType({})
+        if isinstance(fills, dict):
+            return MappingProxyType(fills)
+        return MappingProxyType({fills.tid: fills})
 
     @property
     def history(self) -> tuple[TransitionRecord, ...]:
@@ -213,7 +221,12 @@ class Order:
 
     def has_fill(self, tid: Tid) -> bool:
         """Return whether a fill with trade id ``tid`` is recorded."""
-        return self._fills is not None and tid in self._fills
+        fills = self._fills
+        if fills is None:
+            return False
+        if isinstance(fills, dict):
+            return tid in fills
+        return fills.tid == tid
 
     def add_fill(self, fill: Fill) -> bool:
         """Record ``fill`` unless its trade id was already recorded.
@@ -223,11 +236,15 @@ class Order:
         """
         fills = self._fills
         if fills is None:
-            self._fills = {fill.tid: fill}
-        elif fill.tid in fills:
+            self._fills = fill
+        elif isinstance(fills, dict):
+            if fill.tid in fills:
+                return False
+            fills[fill.tid] = fill
+        elif fills.tid == fill.tid:
             return False
         else:
-            fills[fill.tid] = fill
+            self._fills = {fills.tid: fills, fill.tid: fill}
         self.filled += fill.size
         return True
 

@@ -662,6 +662,29 @@ def test_order_fills_keep_arrival_order() -> None:
     assert [f.at for f in order.fills.values()] == [0.0, 1.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_order_fills_repeat_caught_at_every_count(count: int) -> None:
+    # One fill is kept on its own and two or more in a dict: a repeat of any
+    # recorded trade id changes nothing, and has_fill agrees with fills.
+    order = make_order(cloids(1)[0])
+    recorded = [
+        Fill(tid=Tid(10 + i), price=Decimal("100"), size=Decimal("0.1"), at=float(i))
+        for i in range(count)
+    ]
+    assert not order.has_fill(Tid(10))
+    for fill in recorded:
+        assert order.add_fill(fill) is True
+
+    for fill in recorded:
+        again = Fill(tid=fill.tid, price=Decimal("1"), size=Decimal("0.5"), at=99.0)
+        assert order.add_fill(again) is False
+        assert order.has_fill(fill.tid)
+
+    assert not order.has_fill(Tid(9))
+    assert order.filled == Decimal("0.1") * count
+    assert dict(order.fills) == {f.tid: f for f in recorded}
+
+
 @pytest.mark.parametrize(
     ("cloid", "oid", "expected"),
     [
