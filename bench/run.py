@@ -37,8 +37,8 @@ Keys
     cloids, ``Order`` objects, indexes, command and event records (the events
     built in the loop), table lookups, bounded history, timer deques and
     tombstone eviction, without input checks, observers or the engine's API
-    and fire calls. What no pure-Python engine of this API can undercut on
-    this machine; measured interleaved with the two keys above.
+    and fire calls: what a pure-Python engine of this API doing the same work
+    cannot undercut on this machine. Measured interleaved with the two keys above.
 ``naive_transitions_us_per_order``
     The same six transitions with the ``transitions`` library used naively: one
     shared ``transitions.Machine(model=None, auto_transitions=False)`` built from
@@ -338,8 +338,8 @@ def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
     four timer entries appended to per-state deques and popped when due, and
     the previous tombstone evicted from both indexes. Left out: every call
     (the engine's seven API calls, its six fires), input checks, time checks,
-    observers, the anomaly log, the id-keyed registry of all orders. No pure-
-    Python engine with this API can do the lifecycle for less.
+    observers, the anomaly log, the id-keyed registry of all orders. A pure-
+    Python engine of this API that does the same work cannot cost less.
     """
     config = Engine().config.orders
     moves: dict[OrderState, dict[Trigger, tuple[OrderState, tuple[Trigger, OrderState]]]]
