@@ -123,6 +123,7 @@ from transitions import Machine
 
 from lifecycle._records import positional
 from lifecycle.commands import CancelOrder, PlaceOrder
+from lifecycle.config import LifecycleConfig
 from lifecycle.engine import Engine
 from lifecycle.events import OrderAccepted, OrderCanceled, OrderFilled
 from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
@@ -341,7 +342,7 @@ def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
     observers, the anomaly log, the id-keyed registry of all orders. A pure-
     Python engine of this API that does the same work cannot cost less.
     """
-    config = Engine().config.orders
+    config = LifecycleConfig().orders
     moves: dict[OrderState, dict[Trigger, tuple[OrderState, tuple[Trigger, OrderState]]]]
     moves = {s: {} for s in S}
     for (source, trigger), dest in TABLE.items():
