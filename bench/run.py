@@ -17,7 +17,7 @@ of wall-clock time (``time.perf_counter``).
 Keys
 ----
 ``lifecycle_us_per_order``
-    One order's whole lifecycle through :class:`lifecycle.engine.Engine`,
+    One order's whole lifecycle through :class:`lifecycle.engine.facade.Engine`,
     registry, timers and history included: ``place`` (create, PENDING),
     ``commands_to_send`` (-> EXPECTED), ``handle(OrderAccepted)`` (-> LIVE ->
     FINALIZED_PROTECTED), ``on_timer`` after ``protection_s`` (-> TRACKED),
@@ -42,7 +42,7 @@ Keys
 ``naive_transitions_us_per_order``
     The same six transitions with the ``transitions`` library used naively: one
     shared ``transitions.Machine(model=None, auto_transitions=False)`` built from
-    :data:`lifecycle.table.TABLE` (states are the ``OrderState`` members, trigger
+    :data:`lifecycle.core.table.TABLE` (states are the ``OrderState`` members, trigger
     names are the ``Trigger`` values). Per order: a plain model object,
     ``machine.add_model(obj)``, the bound trigger methods ``obj.submit()``,
     ``obj.accept()``, ``obj.finalize()``, ``obj.protection_elapsed()``,
@@ -78,7 +78,7 @@ Keys
     queued timer entries and history, and anything else still held.
 ``sim_speedup``
     Simulated seconds per wall-clock second of the ``lifecycle simulate`` job
-    (:func:`lifecycle.simulate.run_simulation`) with the ``default`` fault
+    (:func:`lifecycle.sim.simulate.run_simulation`) with the ``default`` fault
     profile over 600 simulated seconds: engine, runtime on the virtual clock,
     ladder quoter and simulated exchange, invariant checks included (the
     diagram is not rendered). Higher is better.
@@ -121,15 +121,15 @@ import transitions
 from statemachine import State, StateMachine
 from transitions import Machine
 
-from lifecycle._records import positional
-from lifecycle.commands import CancelOrder, PlaceOrder
-from lifecycle.config import LifecycleConfig
-from lifecycle.engine import Engine
-from lifecycle.events import OrderAccepted, OrderCanceled, OrderFilled
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.states import GoneReason, OrderState, Trigger
-from lifecycle.table import TABLE
+from lifecycle.config.model import LifecycleConfig
+from lifecycle.core.commands import CancelOrder, PlaceOrder
+from lifecycle.core.events import OrderAccepted, OrderCanceled, OrderFilled
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.records import positional
+from lifecycle.core.states import GoneReason, OrderState, Trigger
+from lifecycle.core.table import TABLE
+from lifecycle.engine.facade import Engine
 
 S = OrderState
 T = Trigger
@@ -666,7 +666,7 @@ def bytes_run(n: int = MEMORY_ORDERS) -> float:
 
 def sim_run(duration_s: float = SIM_SECONDS) -> float:
     """Simulated seconds per wall second of one default-profile simulation."""
-    from lifecycle.simulate import SimulationSpec, run_simulation
+    from lifecycle.sim.simulate import SimulationSpec, run_simulation
 
     package_log = logging.getLogger("lifecycle")
     level = package_log.level

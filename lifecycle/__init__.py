@@ -6,17 +6,7 @@ end an order. The engine is sans-I/O: events in, commands out, time as an
 argument. See the README for an embedding example.
 """
 
-from lifecycle.anomalies import Anomaly, AnomalyKind, AnomalyLog
-from lifecycle.clock import Clock, ManualClock, MonotonicClock
-from lifecycle.commands import (
-    CancelOrder,
-    Command,
-    FetchOpenOrders,
-    ModifyOrder,
-    PlaceOrder,
-    QueryOrderStatus,
-)
-from lifecycle.config import (
+from lifecycle.config.model import (
     ConfigError,
     ConfigProblem,
     LifecycleConfig,
@@ -29,16 +19,24 @@ from lifecycle.config import (
     load_config,
     parse_config,
 )
-from lifecycle.coverage import CoverageReport, TransitionCoverage
-from lifecycle.engine import Engine
-from lifecycle.errors import (
+from lifecycle.core.anomalies import Anomaly, AnomalyKind, AnomalyLog
+from lifecycle.core.clock import Clock, ManualClock, MonotonicClock
+from lifecycle.core.commands import (
+    CancelOrder,
+    Command,
+    FetchOpenOrders,
+    ModifyOrder,
+    PlaceOrder,
+    QueryOrderStatus,
+)
+from lifecycle.core.errors import (
     IllegalTransition,
     InvalidCloid,
     LifecycleError,
     TimeWentBackwards,
     UnknownOrder,
 )
-from lifecycle.events import (
+from lifecycle.core.events import (
     CancelRejected,
     ExchangeEvent,
     ModifyRejected,
@@ -52,30 +50,10 @@ from lifecycle.events import (
     OrphanVanished,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.journal import (
-    FlushMode,
-    FlushPolicy,
-    Journal,
-    JournalCorrupt,
-    JournaledEngine,
-    ReplayDivergence,
-    load_journal,
-    replay,
-)
-from lifecycle.machine import MachineDisagreement, OrderMachine, TransitionObserver
-from lifecycle.order import Fill, Order, Side, TransitionRecord
-from lifecycle.pricing import AssetRules
-from lifecycle.reconciler import Book, Decision, Ladder, Level, Plan, Reconciler, SidePlan
-from lifecycle.registry import OrderRegistry
-from lifecycle.safety_sync import (
-    OpenOrder,
-    OpenOrdersSnapshot,
-    SafetySync,
-    SyncReport,
-    canonical_coin,
-)
-from lifecycle.states import (
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.machine import MachineDisagreement, OrderMachine, TransitionObserver
+from lifecycle.core.order import Fill, Order, Side, TransitionRecord
+from lifecycle.core.states import (
     DISCOVERED,
     IN_FLIGHT,
     OURS,
@@ -86,7 +64,29 @@ from lifecycle.states import (
     OrderState,
     Trigger,
 )
-from lifecycle.table import TABLE
+from lifecycle.core.table import TABLE
+from lifecycle.engine.facade import Engine
+from lifecycle.engine.registry import OrderRegistry
+from lifecycle.journal.writer import (
+    FlushMode,
+    FlushPolicy,
+    Journal,
+    JournalCorrupt,
+    JournaledEngine,
+    ReplayDivergence,
+    load_journal,
+    replay,
+)
+from lifecycle.policy.pricing import AssetRules
+from lifecycle.policy.reconciler import Book, Decision, Ladder, Level, Plan, Reconciler, SidePlan
+from lifecycle.policy.safety_sync import (
+    OpenOrder,
+    OpenOrdersSnapshot,
+    SafetySync,
+    SyncReport,
+    canonical_coin,
+)
+from lifecycle.review.coverage import CoverageReport, TransitionCoverage
 
 __all__ = (
     "DISCOVERED",

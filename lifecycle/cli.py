@@ -34,16 +34,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle.config import ConfigError, check_config, load_config
+from lifecycle.config.model import ConfigError, check_config, load_config
 
 if TYPE_CHECKING:
-    from lifecycle.journal import LoadedJournal
+    from lifecycle.journal.writer import LoadedJournal
 
 __all__ = ["main"]
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from lifecycle.diagram import render_lifecycle
+    from lifecycle.review.diagram import render_lifecycle
 
     for path in render_lifecycle(args.out):
         print(f"wrote {path}")
@@ -62,7 +62,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lifecycle.demo import run_demo
+    from lifecycle.sim.demo import run_demo
 
     config = load_config(args.config) if args.config else None
     run_demo(config)
@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _load(journal: str) -> LoadedJournal | None:
-    from lifecycle.journal import JournalCorrupt, load_journal
+    from lifecycle.journal.writer import JournalCorrupt, load_journal
 
     try:
         return load_journal(journal)
@@ -80,8 +80,8 @@ def _load(journal: str) -> LoadedJournal | None:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from lifecycle.errors import UnknownOrder
-    from lifecycle.review import find_order, order_paths, write_trace
+    from lifecycle.core.errors import UnknownOrder
+    from lifecycle.review.report import find_order, order_paths, write_trace
 
     loaded = _load(args.journal)
     if loaded is None:
@@ -96,7 +96,7 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from lifecycle.review import summarize
+    from lifecycle.review.report import summarize
 
     loaded = _load(args.journal)
     if loaded is None:
@@ -108,7 +108,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from lifecycle.simulate import simulate_command
+    from lifecycle.sim.simulate import simulate_command
 
     return simulate_command(
         seed=args.seed, duration_s=args.duration, faults=args.faults,

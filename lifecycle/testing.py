@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A :class:`Scenario` pairs an engine (verifying every fire against the
-``transitions`` machine of record) on a :class:`~lifecycle.clock.ManualClock`
+``transitions`` machine of record) on a :class:`~lifecycle.core.clock.ManualClock`
 with a :class:`ScriptedExchange`: a book of what rests on the exchange, under
 which oid, with what is left, and the exchange's own position. Nothing happens
 unless the script says so, in the order it says:
@@ -49,11 +49,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from lifecycle.clock import ManualClock
-from lifecycle.commands import Command, ModifyOrder
-from lifecycle.config import LifecycleConfig
-from lifecycle.engine import Engine
-from lifecycle.events import (
+from lifecycle.config.model import LifecycleConfig
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.commands import Command, ModifyOrder
+from lifecycle.core.events import (
     CancelRejected,
     ModifyRejected,
     OrderAccepted,
@@ -64,10 +63,11 @@ from lifecycle.events import (
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot, SyncReport
-from lifecycle.states import GoneReason, OrderState
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState
+from lifecycle.engine.facade import Engine
+from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot, SyncReport
 
 __all__ = ["BookEntry", "Scenario", "ScenarioError", "ScriptedExchange"]
 

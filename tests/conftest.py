@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.clock import ManualClock
-from lifecycle.engine import Engine
-from lifecycle.events import OrderAccepted
-from lifecycle.ids import CloidFactory, Oid
-from lifecycle.order import Order, Side
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.events import OrderAccepted
+from lifecycle.core.ids import CloidFactory, Oid
+from lifecycle.core.order import Order, Side
+from lifecycle.engine.facade import Engine
 
 
 class Session:

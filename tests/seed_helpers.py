@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
-from lifecycle.events import OrderFilled
-from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.reconciler import Book, Ladder, Level, Plan
-from lifecycle.safety_sync import SyncReport
-from lifecycle.states import OrderState
+from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.core.events import OrderFilled
+from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import OrderState
+from lifecycle.policy.reconciler import Book, Ladder, Level, Plan
+from lifecycle.policy.safety_sync import SyncReport
 from lifecycle.testing import Scenario
 
 D = Decimal

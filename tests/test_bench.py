@@ -17,8 +17,8 @@ from types import ModuleType
 
 import pytest
 
-from lifecycle.order import Order
-from lifecycle.states import OrderState
+from lifecycle.core.order import Order
+from lifecycle.core.states import OrderState
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
 

@@ -1,4 +1,4 @@
-"""Tests for lifecycle.config: loading, defaults and validation of the YAML configuration."""
+"""Tests for lifecycle.config.model: loading, defaults and validation of the YAML configuration."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lifecycle.config import (
+from lifecycle.config.model import (
     ConfigError,
     ConfigProblem,
     LifecycleConfig,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.diagram import edges, lifecycle_graph, render
-from lifecycle.states import OrderState, Trigger
-from lifecycle.table import TABLE
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.core.table import TABLE
+from lifecycle.review.diagram import edges, lifecycle_graph, render
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "diagrams"
 

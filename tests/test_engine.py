@@ -7,18 +7,17 @@ from decimal import Decimal
 import pytest
 from conftest import Session
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import (
+from lifecycle.config.model import LifecycleConfig, OrdersConfig
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import (
     CancelOrder,
     FetchOpenOrders,
     ModifyOrder,
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.config import LifecycleConfig, OrdersConfig
-from lifecycle.engine import Engine
-from lifecycle.errors import IllegalTransition, TimeWentBackwards, UnknownOrder
-from lifecycle.events import (
+from lifecycle.core.errors import IllegalTransition, TimeWentBackwards, UnknownOrder
+from lifecycle.core.events import (
     CancelRejected,
     ModifyRejected,
     OrderAccepted,
@@ -31,9 +30,10 @@ from lifecycle.events import (
     OrphanVanished,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.states import GoneReason, OrderState, Trigger
+from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState, Trigger
+from lifecycle.engine.facade import Engine
 
 S = OrderState
 
@@ -636,7 +636,7 @@ def test_status_open_while_cancelling_resends_the_cancel(session: Session) -> No
 
 
 def test_set_targets_places_the_ladder_and_keeps_it_next_cycle(session: Session) -> None:
-    from lifecycle.reconciler import Book, Ladder, Level
+    from lifecycle.policy.reconciler import Book, Ladder, Level
 
     ladder = Ladder(
         bids=(Level(price=Decimal("99"), size=Decimal("1")),),

@@ -1,4 +1,4 @@
-"""Tests for lifecycle.ids: Cloid canonicalization and the deterministic CloidFactory."""
+"""Tests for lifecycle.core.ids: Cloid canonicalization and the deterministic CloidFactory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from lifecycle.errors import InvalidCloid, LifecycleError
-from lifecycle.ids import Cloid, CloidFactory
+from lifecycle.core.errors import InvalidCloid, LifecycleError
+from lifecycle.core.ids import Cloid, CloidFactory
 
 HEX = "0123456789abcdef0123456789abcdef"
 CANONICAL = "0x" + HEX

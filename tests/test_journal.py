@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.clock import ManualClock
-from lifecycle.commands import (
+from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.commands import (
     CancelOrder,
     Command,
     FetchOpenOrders,
@@ -23,10 +24,8 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
-from lifecycle.engine import Engine
-from lifecycle.errors import IllegalTransition, TimeWentBackwards
-from lifecycle.events import (
+from lifecycle.core.errors import IllegalTransition, TimeWentBackwards
+from lifecycle.core.events import (
     CancelRejected,
     ExchangeEvent,
     ModifyRejected,
@@ -40,8 +39,11 @@ from lifecycle.events import (
     OrphanVanished,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.journal import (
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.engine.facade import Engine
+from lifecycle.journal.writer import (
     FlushMode,
     FlushPolicy,
     Journal,
@@ -53,10 +55,8 @@ from lifecycle.journal import (
     order_key,
     replay,
 )
-from lifecycle.order import Order, Side
-from lifecycle.reconciler import Book, Ladder, Level
-from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot, SafetySync
-from lifecycle.states import OrderState, Trigger
+from lifecycle.policy.reconciler import Book, Ladder, Level
+from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot, SafetySync
 
 S = OrderState
 NAMESPACE = "test"

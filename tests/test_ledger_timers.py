@@ -1,4 +1,4 @@
-"""Tests for lifecycle.ledger.FillLedger and lifecycle.timers.StateTimers."""
+"""Tests for lifecycle.engine.ledger.FillLedger and lifecycle.core.timers.StateTimers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.ids import CloidFactory, Tid
-from lifecycle.ledger import FillLedger
-from lifecycle.machine import OrderMachine
-from lifecycle.order import Order, Side
-from lifecycle.states import OrderState, Trigger
-from lifecycle.timers import StateTimers
+from lifecycle.core.ids import CloidFactory, Tid
+from lifecycle.core.machine import OrderMachine
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.core.timers import StateTimers
+from lifecycle.engine.ledger import FillLedger
 
 S = OrderState
 T = Trigger

@@ -17,18 +17,18 @@ from decimal import Decimal
 import pytest
 from seed_helpers import INTERVAL_S, MISSING_MIN_S, MISSING_SNAPSHOTS, syncs_until, tracked
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import CancelOrder, FetchOpenOrders, QueryOrderStatus
-from lifecycle.events import (
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import CancelOrder, FetchOpenOrders, QueryOrderStatus
+from lifecycle.core.events import (
     CancelRejected,
     OrderCanceled,
     OrderModified,
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import Oid
-from lifecycle.order import Order, Side
-from lifecycle.states import GoneReason, OrderState
+from lifecycle.core.ids import Oid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState
 from lifecycle.testing import BookEntry, Scenario
 
 S = OrderState

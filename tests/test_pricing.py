@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.order import Side
-from lifecycle.pricing import (
+from lifecycle.core.order import Side
+from lifecycle.policy.pricing import (
     AssetRules,
     is_valid_price,
     is_valid_size,

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.coverage import TransitionCoverage
-from lifecycle.errors import IllegalTransition
-from lifecycle.ids import Cloid
-from lifecycle.machine import OrderMachine
-from lifecycle.order import Order, Side
-from lifecycle.states import OrderState, Trigger
-from lifecycle.table import TABLE
+from lifecycle.core.errors import IllegalTransition
+from lifecycle.core.ids import Cloid
+from lifecycle.core.machine import OrderMachine
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.core.table import TABLE
+from lifecycle.review.coverage import TransitionCoverage
 
 pytest_plugins = ["pytester"]
 
@@ -53,7 +53,7 @@ from decimal import Decimal
 import pytest
 
 from lifecycle import Cloid, Oid, Order, OrderMachine, OrderState, Side
-from lifecycle.table import TABLE
+from lifecycle.core.table import TABLE
 
 STARTS = (OrderState.PENDING, OrderState.ORPHAN_CANDIDATE)
 

@@ -13,13 +13,14 @@ from decimal import Decimal
 import pytest
 from conftest import Session
 
-from lifecycle.commands import CancelOrder, ModifyOrder, PlaceOrder
-from lifecycle.config import ReconcilerConfig
-from lifecycle.events import OrderCanceled, OrderFilled, OrderModified, OrphanSeen
-from lifecycle.ids import Oid, Tid
-from lifecycle.order import Order, Side
-from lifecycle.pricing import AssetRules
-from lifecycle.reconciler import (
+from lifecycle.config.model import ReconcilerConfig
+from lifecycle.core.commands import CancelOrder, ModifyOrder, PlaceOrder
+from lifecycle.core.events import OrderCanceled, OrderFilled, OrderModified, OrphanSeen
+from lifecycle.core.ids import Oid, Tid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState
+from lifecycle.policy.pricing import AssetRules
+from lifecycle.policy.reconciler import (
     SKIP_NO_LEVELS,
     SKIP_STALE_BOOK,
     Book,
@@ -31,7 +32,6 @@ from lifecycle.reconciler import (
     Plan,
     Reconciler,
 )
-from lifecycle.states import GoneReason, OrderState
 
 D = Decimal
 S = OrderState

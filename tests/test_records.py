@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle._records import positional, record
-from lifecycle.commands import CancelOrder, PlaceOrder, QueryOrderStatus
-from lifecycle.events import OrderAccepted, OrderCanceled
-from lifecycle.ids import Cloid, CloidFactory, Oid
-from lifecycle.order import Fill, Side
+from lifecycle.core.commands import CancelOrder, PlaceOrder, QueryOrderStatus
+from lifecycle.core.events import OrderAccepted, OrderCanceled
+from lifecycle.core.ids import Cloid, CloidFactory, Oid
+from lifecycle.core.order import Fill, Side
+from lifecycle.core.records import positional, record
 
 CLOID = CloidFactory("test-records").next()
 

@@ -1,4 +1,4 @@
-"""Tests for lifecycle.registry.OrderRegistry and the lifecycle.order.Order record."""
+"""Tests for lifecycle.engine.registry.OrderRegistry and the lifecycle.core.order.Order record."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from itertools import pairwise
 
 import pytest
 
-from lifecycle.errors import LifecycleError, UnknownOrder
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.machine import OrderMachine
-from lifecycle.order import Fill, Order, Side, TransitionRecord
-from lifecycle.registry import OrderRegistry
-from lifecycle.states import OrderState, Trigger
+from lifecycle.core.errors import LifecycleError, UnknownOrder
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.machine import OrderMachine
+from lifecycle.core.order import Fill, Order, Side, TransitionRecord
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.engine.registry import OrderRegistry
 
 S = OrderState
 T = Trigger

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lifecycle.cli import main
-from lifecycle.clock import ManualClock
-from lifecycle.errors import IllegalTransition, UnknownOrder
-from lifecycle.events import (
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.errors import IllegalTransition, UnknownOrder
+from lifecycle.core.events import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
@@ -22,11 +22,11 @@ from lifecycle.events import (
     OrphanSeen,
     OrphanVanished,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.journal import Journal, JournaledEngine, load_journal
-from lifecycle.order import Side
-from lifecycle.review import find_order, order_paths, summarize
-from lifecycle.states import GoneReason, OrderState, Trigger
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Side
+from lifecycle.core.states import GoneReason, OrderState, Trigger
+from lifecycle.journal.writer import Journal, JournaledEngine, load_journal
+from lifecycle.review.report import find_order, order_paths, summarize
 
 S = OrderState
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")

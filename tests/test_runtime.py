@@ -24,14 +24,15 @@ from lifecycle.adapters.simulated import (
     round_price,
 )
 
-from lifecycle.adapter import FillsUnavailable
-from lifecycle.commands import FetchOpenOrders, PlaceOrder, QueryOrderStatus
-from lifecycle.config import LifecycleConfig, SyncConfig
-from lifecycle.engine import Engine
-from lifecycle.events import OrderFilled
-from lifecycle.ids import CloidFactory
-from lifecycle.order import Order, Side
-from lifecycle.runtime import (
+from lifecycle.config.model import LifecycleConfig, SyncConfig
+from lifecycle.core.commands import FetchOpenOrders, PlaceOrder, QueryOrderStatus
+from lifecycle.core.events import OrderFilled
+from lifecycle.core.ids import CloidFactory
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState, Trigger
+from lifecycle.engine.facade import Engine
+from lifecycle.runtime.adapter import FillsUnavailable
+from lifecycle.runtime.driver import (
     Alarm,
     FillHistory,
     Runtime,
@@ -45,7 +46,6 @@ from lifecycle.runtime import (
     run_virtual,
     sleep,
 )
-from lifecycle.states import GoneReason, OrderState, Trigger
 
 T = TypeVar("T")
 S = OrderState

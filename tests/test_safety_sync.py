@@ -7,29 +7,29 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.clock import ManualClock
-from lifecycle.commands import CancelOrder, QueryOrderStatus
-from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
-from lifecycle.engine import Engine
-from lifecycle.errors import TimeWentBackwards, UnknownOrder
-from lifecycle.events import (
+from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.commands import CancelOrder, QueryOrderStatus
+from lifecycle.core.errors import TimeWentBackwards, UnknownOrder
+from lifecycle.core.events import (
     OrderAccepted,
     OrderCanceled,
     OrderModified,
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid
-from lifecycle.order import Order, Side
-from lifecycle.safety_sync import (
+from lifecycle.core.ids import Cloid, CloidFactory, Oid
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import GoneReason, OrderState, Trigger
+from lifecycle.engine.facade import Engine
+from lifecycle.policy.safety_sync import (
     OpenOrder,
     OpenOrdersSnapshot,
     SafetySync,
     SyncReport,
     canonical_coin,
 )
-from lifecycle.states import GoneReason, OrderState, Trigger
 
 S = OrderState
 GRACE = OrdersConfig().orphan_grace_s

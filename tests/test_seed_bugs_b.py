@@ -31,28 +31,28 @@ from seed_helpers import (
     tracked,
 )
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import (
+from lifecycle.config.model import OrphanPolicy
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import (
     CancelOrder,
     FetchOpenOrders,
     ModifyOrder,
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.config import OrphanPolicy
-from lifecycle.errors import UnknownOrder
-from lifecycle.events import (
+from lifecycle.core.errors import UnknownOrder
+from lifecycle.core.events import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
     OrderModified,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.order import Order
-from lifecycle.reconciler import SKIP_STALE_BOOK, Decision
-from lifecycle.safety_sync import OpenOrder, OpenOrdersSnapshot
-from lifecycle.states import WORKING, GoneReason
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Order
+from lifecycle.core.states import WORKING, GoneReason
+from lifecycle.policy.reconciler import SKIP_STALE_BOOK, Decision
+from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot
 from lifecycle.testing import BookEntry, Scenario
 
 # --- B1, B2, B3, B4: immediate fills ------------------------------------------------------

@@ -36,21 +36,21 @@ from seed_helpers import (
     tracked,
 )
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import (
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import (
     CancelOrder,
     FetchOpenOrders,
     ModifyOrder,
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.errors import UnknownOrder
-from lifecycle.events import OrderAccepted, OrderFilled, StatusOutcome
-from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Order
-from lifecycle.reconciler import Decision, Ladder
-from lifecycle.safety_sync import OpenOrdersSnapshot
-from lifecycle.states import GoneReason, OrderState
+from lifecycle.core.errors import UnknownOrder
+from lifecycle.core.events import OrderAccepted, OrderFilled, StatusOutcome
+from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import Order
+from lifecycle.core.states import GoneReason, OrderState
+from lifecycle.policy.reconciler import Decision, Ladder
+from lifecycle.policy.safety_sync import OpenOrdersSnapshot
 from lifecycle.testing import Scenario
 
 # --- L1 .. L15 ----------------------------------------------------------------------------

@@ -32,24 +32,24 @@ from lifecycle.adapters.simulated import (
 )
 from lifecycle.adapters.simulated.ratelimit import RateLimiter
 
-from lifecycle.adapter import (
-    CommandResult,
-    ExchangeAdapter,
-    OpenOrder,
-    OpenOrdersSnapshot,
-    SnapshotUnavailable,
-)
-from lifecycle.clock import ManualClock
-from lifecycle.commands import CancelOrder, PlaceOrder, QueryOrderStatus
-from lifecycle.events import (
+from lifecycle.core.clock import ManualClock
+from lifecycle.core.commands import CancelOrder, PlaceOrder, QueryOrderStatus
+from lifecycle.core.events import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import CloidFactory, Oid
-from lifecycle.order import Side
+from lifecycle.core.ids import CloidFactory, Oid
+from lifecycle.core.order import Side
+from lifecycle.runtime.adapter import (
+    CommandResult,
+    ExchangeAdapter,
+    OpenOrder,
+    OpenOrdersSnapshot,
+    SnapshotUnavailable,
+)
 
 QUIET = MarketParams(takers_per_s=0.0, volatility_bps=0.0, jumps_per_hour=0.0)
 SIZE = Decimal("0.001")

@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 from lifecycle.adapters.simulated import PROFILES, MarketParams, SimulatedExchange
 
-from lifecycle.adapter import FillsUnavailable
 from lifecycle.cli import main
-from lifecycle.engine import Engine
-from lifecycle.journal import load_journal, replay
-from lifecycle.runtime import current_time, run_virtual, sleep
-from lifecycle.simulate import (
+from lifecycle.core.states import OrderState
+from lifecycle.engine.facade import Engine
+from lifecycle.journal.writer import load_journal, replay
+from lifecycle.runtime.adapter import FillsUnavailable
+from lifecycle.runtime.driver import current_time, run_virtual, sleep
+from lifecycle.sim.simulate import (
     INVARIANTS,
     JSON_KEYS,
     SimulationSpec,
     _FillHistoryAdapter,
     run_simulation,
 )
-from lifecycle.states import OrderState
 
 #: The keys `--json` prints, spelled out (the contract, independent of the code).
 EXPECTED_KEYS = {

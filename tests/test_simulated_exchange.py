@@ -28,9 +28,8 @@ from lifecycle.adapters.simulated import (
     untracked_resting_at_end,
 )
 
-from lifecycle.adapter import CommandResult
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import (
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import (
     CancelOrder,
     Command,
     FetchOpenOrders,
@@ -38,9 +37,8 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.engine import Engine
-from lifecycle.errors import TimeWentBackwards
-from lifecycle.events import (
+from lifecycle.core.errors import TimeWentBackwards
+from lifecycle.core.events import (
     CancelRejected,
     ExchangeEvent,
     ModifyRejected,
@@ -52,9 +50,11 @@ from lifecycle.events import (
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, CloidFactory, Oid, Tid
-from lifecycle.order import Side
-from lifecycle.states import RESTING, OrderState
+from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
+from lifecycle.core.order import Side
+from lifecycle.core.states import RESTING, OrderState
+from lifecycle.engine.facade import Engine
+from lifecycle.runtime.adapter import CommandResult
 
 NONE = PROFILES["none"]
 #: A market that never moves and never trades on its own: only what a test does happens.

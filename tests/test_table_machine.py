@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from transitions import MachineError
 
-from lifecycle.errors import IllegalTransition
-from lifecycle.ids import Cloid, Oid
-from lifecycle.machine import OrderMachine, build_record_machine
-from lifecycle.order import Order, Side
-from lifecycle.states import DISCOVERED, OURS, TERMINAL, GoneReason, OrderState, Trigger
-from lifecycle.table import GONE_REASONS, TABLE, gone_reason, legal_triggers
+from lifecycle.core.errors import IllegalTransition
+from lifecycle.core.ids import Cloid, Oid
+from lifecycle.core.machine import OrderMachine, build_record_machine
+from lifecycle.core.order import Order, Side
+from lifecycle.core.states import DISCOVERED, OURS, TERMINAL, GoneReason, OrderState, Trigger
+from lifecycle.core.table import GONE_REASONS, TABLE, gone_reason, legal_triggers
 
 S, T = OrderState, Trigger
 PAIRS = list(itertools.product(OrderState, Trigger))

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from seed_helpers import INTERVAL_S, MISSING_MIN_S, syncs_until
 
-from lifecycle.anomalies import AnomalyKind
-from lifecycle.commands import CancelOrder, ModifyOrder, PlaceOrder, QueryOrderStatus
-from lifecycle.events import StatusOutcome
-from lifecycle.order import Side
-from lifecycle.states import GoneReason, OrderState
+from lifecycle.core.anomalies import AnomalyKind
+from lifecycle.core.commands import CancelOrder, ModifyOrder, PlaceOrder, QueryOrderStatus
+from lifecycle.core.events import StatusOutcome
+from lifecycle.core.order import Side
+from lifecycle.core.states import GoneReason, OrderState
 from lifecycle.testing import Scenario, ScenarioError
 
 S = OrderState

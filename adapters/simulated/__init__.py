@@ -2,7 +2,7 @@
 
 The model (:class:`SimulatedExchange`) is sans-I/O and deterministic: time is an
 argument and every random draw comes from the seed. :class:`SimulatedAdapter`
-puts the :class:`~lifecycle.adapter.ExchangeAdapter` protocol on top of it for
+puts the :class:`~lifecycle.runtime.adapter.ExchangeAdapter` protocol on top of it for
 a runtime; :class:`Truth` and :mod:`.invariants` let a driver check a client's
 view against what the exchange really did.
 """

@@ -1,4 +1,4 @@
-"""The simulated exchange behind the :class:`~lifecycle.adapter.ExchangeAdapter` protocol.
+"""The simulated exchange behind the :class:`~lifecycle.runtime.adapter.ExchangeAdapter` protocol.
 
 :class:`SimulatedAdapter` is the thin async shell a runtime drives. It takes
 its clock and its sleep as arguments (``now()`` and ``await sleep(seconds)``),
@@ -26,13 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from lifecycle.adapter import (
-    CommandResult,
-    ExchangeAdapter,
-    OpenOrdersSnapshot,
-    SnapshotUnavailable,
-)
-from lifecycle.commands import (
+from lifecycle.core.commands import (
     CancelOrder,
     Command,
     FetchOpenOrders,
@@ -40,7 +34,13 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.events import ExchangeEvent
+from lifecycle.core.events import ExchangeEvent
+from lifecycle.runtime.adapter import (
+    CommandResult,
+    ExchangeAdapter,
+    OpenOrdersSnapshot,
+    SnapshotUnavailable,
+)
 
 from .exchange import SimulatedExchange
 from .wire import Response, WsMessage, WsReconnected
@@ -49,7 +49,7 @@ __all__ = ["Alarm", "SimulatedAdapter"]
 
 
 class Alarm(Protocol):
-    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.Alarm``)."""
+    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.driver.Alarm``)."""
 
     async def sleep(self, seconds: float) -> None:
         """Return after ``seconds``, or earlier when :meth:`ring` wakes this sleeper."""
@@ -61,7 +61,7 @@ class Alarm(Protocol):
 
 
 class SimulatedAdapter:
-    """An :class:`~lifecycle.adapter.ExchangeAdapter` over a :class:`SimulatedExchange`.
+    """An :class:`~lifecycle.runtime.adapter.ExchangeAdapter` over a :class:`SimulatedExchange`.
 
     Args:
         exchange: The model.

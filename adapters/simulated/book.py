@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Side
+from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import Side
 
 from .truth import CancelReceived, Owner, TruthFill, TruthOrder
 

@@ -60,8 +60,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from lifecycle.adapter import CommandResult, OpenOrdersSnapshot
-from lifecycle.commands import (
+from lifecycle.core.commands import (
     CancelOrder,
     Command,
     FetchOpenOrders,
@@ -69,9 +68,10 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.errors import TimeWentBackwards
-from lifecycle.ids import Cloid, CloidFactory, Oid
-from lifecycle.order import Side
+from lifecycle.core.errors import TimeWentBackwards
+from lifecycle.core.ids import Cloid, CloidFactory, Oid
+from lifecycle.core.order import Side
+from lifecycle.runtime.adapter import CommandResult, OpenOrdersSnapshot
 
 from .book import Book
 from .market import MarketParams

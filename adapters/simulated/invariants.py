@@ -30,8 +30,8 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from decimal import Decimal
 
-from lifecycle.commands import CancelOrder
-from lifecycle.ids import Cloid, Oid, Tid
+from lifecycle.core.commands import CancelOrder
+from lifecycle.core.ids import Cloid, Oid, Tid
 
 from .truth import Owner, Truth, TruthOrder
 

@@ -16,7 +16,7 @@ import heapq
 import itertools
 from collections.abc import Callable
 
-from lifecycle.errors import TimeWentBackwards
+from lifecycle.core.errors import TimeWentBackwards
 
 from .wire import Delivery
 

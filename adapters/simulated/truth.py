@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lifecycle.ids import Cloid, Oid, Tid
-from lifecycle.order import Side
+from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import Side
 
 if TYPE_CHECKING:
     from .book import Book

@@ -6,7 +6,7 @@ instants the market moves. It validates placements in the exchange's order
 account's own orders, then the account's condition), rests, fills, cancels and
 cancel-replaces orders in the :class:`~lifecycle.adapters.simulated.book.Book`,
 emits the websocket order updates and fills, and builds the REST answer as a
-:class:`~lifecycle.adapter.CommandResult`. It knows nothing of latency,
+:class:`~lifecycle.runtime.adapter.CommandResult`. It knows nothing of latency,
 timeouts or rate limits; :class:`~lifecycle.adapters.simulated.exchange.SimulatedExchange`
 decides when the venue sees a request and whether the client hears back.
 
@@ -27,9 +27,8 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from lifecycle.adapter import CommandResult, OpenOrder, OpenOrdersSnapshot
-from lifecycle.commands import CancelOrder, ModifyOrder, PlaceOrder, QueryOrderStatus
-from lifecycle.events import (
+from lifecycle.core.commands import CancelOrder, ModifyOrder, PlaceOrder, QueryOrderStatus
+from lifecycle.core.events import (
     CancelRejected,
     ExchangeEvent,
     ModifyRejected,
@@ -41,8 +40,9 @@ from lifecycle.events import (
     OrderStatusReport,
     StatusOutcome,
 )
-from lifecycle.ids import Cloid, Oid
-from lifecycle.order import Side
+from lifecycle.core.ids import Cloid, Oid
+from lifecycle.core.order import Side
+from lifecycle.runtime.adapter import CommandResult, OpenOrder, OpenOrdersSnapshot
 
 from .book import Book, BookOrder
 from .market import MarketParams

@@ -18,7 +18,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable
 
-from lifecycle.events import ExchangeEvent, OrderFilled
+from lifecycle.core.events import ExchangeEvent, OrderFilled
 
 from .profiles import FaultProfile
 from .wire import Delivery, WsMessage, WsReconnected

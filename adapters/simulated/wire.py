@@ -3,7 +3,7 @@
 A client submits commands and gets a :class:`Ticket`; later
 :meth:`~lifecycle.adapters.simulated.exchange.SimulatedExchange.advance`
 returns :data:`Delivery` items in delivery-time order: a :class:`Response` to a
-ticket (one :class:`~lifecycle.adapter.CommandResult` per command, or a
+ticket (one :class:`~lifecycle.runtime.adapter.CommandResult` per command, or a
 snapshot), a :class:`WsMessage` carrying one event, or a :class:`WsReconnected`
 notice after the websocket came back (order updates of the downtime are lost).
 
@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from lifecycle.adapter import CommandResult, OpenOrdersSnapshot
-from lifecycle.commands import (
+from lifecycle.core.commands import (
     CancelOrder,
     Command,
     FetchOpenOrders,
@@ -27,7 +26,8 @@ from lifecycle.commands import (
     PlaceOrder,
     QueryOrderStatus,
 )
-from lifecycle.events import ExchangeEvent
+from lifecycle.core.events import ExchangeEvent
+from lifecycle.runtime.adapter import CommandResult, OpenOrdersSnapshot
 
 __all__ = [
     "CANCEL_GONE",
