@@ -121,7 +121,7 @@ import transitions
 from statemachine import State, StateMachine
 from transitions import Machine
 
-from lifecycle.config.model import LifecycleConfig
+from lifecycle.config import LifecycleConfig
 from lifecycle.core.commands import CancelOrder, PlaceOrder
 from lifecycle.core.events import OrderAccepted, OrderCanceled, OrderFilled
 from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid

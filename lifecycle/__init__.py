@@ -6,7 +6,7 @@ end an order. The engine is sans-I/O: events in, commands out, time as an
 argument. See the README for an embedding example.
 """
 
-from lifecycle.config.model import (
+from lifecycle.config import (
     ConfigError,
     ConfigProblem,
     LifecycleConfig,
@@ -67,7 +67,7 @@ from lifecycle.core.states import (
 from lifecycle.core.table import TABLE
 from lifecycle.engine.facade import Engine
 from lifecycle.engine.registry import OrderRegistry
-from lifecycle.journal.writer import (
+from lifecycle.journal import (
     FlushMode,
     FlushPolicy,
     Journal,

@@ -34,10 +34,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle.config.model import ConfigError, check_config, load_config
+from lifecycle.config import ConfigError, check_config, load_config
 
 if TYPE_CHECKING:
-    from lifecycle.journal.writer import LoadedJournal
+    from lifecycle.journal import LoadedJournal
 
 __all__ = ["main"]
 
@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _load(journal: str) -> LoadedJournal | None:
-    from lifecycle.journal.writer import JournalCorrupt, load_journal
+    from lifecycle.journal import JournalCorrupt, load_journal
 
     try:
         return load_journal(journal)

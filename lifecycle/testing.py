@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from lifecycle.config.model import LifecycleConfig
+from lifecycle.config import LifecycleConfig
 from lifecycle.core.clock import ManualClock
 from lifecycle.core.commands import Command, ModifyOrder
 from lifecycle.core.events import (

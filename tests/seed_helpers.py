@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
 from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Order, Side

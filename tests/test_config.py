@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lifecycle.config.model import (
+from lifecycle.config import (
     ConfigError,
     ConfigProblem,
     LifecycleConfig,

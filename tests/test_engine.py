@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from conftest import Session
 
-from lifecycle.config.model import LifecycleConfig, OrdersConfig
+from lifecycle.config import LifecycleConfig, OrdersConfig
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import (
     CancelOrder,

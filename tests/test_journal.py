@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.clock import ManualClock
 from lifecycle.core.commands import (
@@ -43,7 +43,7 @@ from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.engine.facade import Engine
-from lifecycle.journal.writer import (
+from lifecycle.journal import (
     FlushMode,
     FlushPolicy,
     Journal,

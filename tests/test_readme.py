@@ -23,7 +23,7 @@ def test_readme_embedding_example_runs(capsys: pytest.CaptureFixture[str]) -> No
 def test_readme_documents_every_config_key() -> None:
     import dataclasses
 
-    from lifecycle.config.model import LifecycleConfig
+    from lifecycle.config import LifecycleConfig
 
     text = README.read_text(encoding="utf-8")
     config = LifecycleConfig()

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from conftest import Session
 
-from lifecycle.config.model import ReconcilerConfig
+from lifecycle.config import ReconcilerConfig
 from lifecycle.core.commands import CancelOrder, ModifyOrder, PlaceOrder
 from lifecycle.core.events import OrderCanceled, OrderFilled, OrderModified, OrphanSeen
 from lifecycle.core.ids import Oid, Tid

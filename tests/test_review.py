@@ -25,7 +25,7 @@ from lifecycle.core.events import (
 from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.core.order import Side
 from lifecycle.core.states import GoneReason, OrderState, Trigger
-from lifecycle.journal.writer import Journal, JournaledEngine, load_journal
+from lifecycle.journal import Journal, JournaledEngine, load_journal
 from lifecycle.review.report import find_order, order_paths, summarize
 
 S = OrderState

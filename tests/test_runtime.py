@@ -24,14 +24,14 @@ from lifecycle.adapters.simulated import (
     round_price,
 )
 
-from lifecycle.config.model import LifecycleConfig, SyncConfig
+from lifecycle.config import LifecycleConfig, SyncConfig
 from lifecycle.core.commands import FetchOpenOrders, PlaceOrder, QueryOrderStatus
 from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import CloidFactory
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import GoneReason, OrderState, Trigger
 from lifecycle.engine.facade import Engine
-from lifecycle.runtime.adapter import FillsUnavailable
+from lifecycle.runtime import FillsUnavailable
 from lifecycle.runtime.driver import (
     Alarm,
     FillHistory,

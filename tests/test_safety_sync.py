@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.config.model import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.clock import ManualClock
 from lifecycle.core.commands import CancelOrder, QueryOrderStatus

@@ -31,7 +31,7 @@ from seed_helpers import (
     tracked,
 )
 
-from lifecycle.config.model import OrphanPolicy
+from lifecycle.config import OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import (
     CancelOrder,

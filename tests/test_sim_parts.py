@@ -43,7 +43,7 @@ from lifecycle.core.events import (
 )
 from lifecycle.core.ids import CloidFactory, Oid
 from lifecycle.core.order import Side
-from lifecycle.runtime.adapter import (
+from lifecycle.runtime import (
     CommandResult,
     ExchangeAdapter,
     OpenOrder,

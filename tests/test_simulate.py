@@ -13,9 +13,8 @@ from lifecycle.adapters.simulated import PROFILES, MarketParams, SimulatedExchan
 from lifecycle.cli import main
 from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
-from lifecycle.journal.writer import load_journal, replay
-from lifecycle.runtime.adapter import FillsUnavailable
-from lifecycle.runtime.driver import current_time, run_virtual, sleep
+from lifecycle.journal import load_journal, replay
+from lifecycle.runtime import FillsUnavailable, current_time, run_virtual, sleep
 from lifecycle.sim.simulate import (
     INVARIANTS,
     JSON_KEYS,

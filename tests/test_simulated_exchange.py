@@ -54,7 +54,7 @@ from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.core.order import Side
 from lifecycle.core.states import RESTING, OrderState
 from lifecycle.engine.facade import Engine
-from lifecycle.runtime.adapter import CommandResult
+from lifecycle.runtime import CommandResult
 
 NONE = PROFILES["none"]
 #: A market that never moves and never trades on its own: only what a test does happens.

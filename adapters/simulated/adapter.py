@@ -35,7 +35,7 @@ from lifecycle.core.commands import (
     QueryOrderStatus,
 )
 from lifecycle.core.events import ExchangeEvent
-from lifecycle.runtime.adapter import (
+from lifecycle.runtime import (
     CommandResult,
     ExchangeAdapter,
     OpenOrdersSnapshot,

@@ -71,7 +71,7 @@ from lifecycle.core.commands import (
 from lifecycle.core.errors import TimeWentBackwards
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
 from lifecycle.core.order import Side
-from lifecycle.runtime.adapter import CommandResult, OpenOrdersSnapshot
+from lifecycle.runtime import CommandResult, OpenOrdersSnapshot
 
 from .book import Book
 from .market import MarketParams

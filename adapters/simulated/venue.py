@@ -42,7 +42,7 @@ from lifecycle.core.events import (
 )
 from lifecycle.core.ids import Cloid, Oid
 from lifecycle.core.order import Side
-from lifecycle.runtime.adapter import CommandResult, OpenOrder, OpenOrdersSnapshot
+from lifecycle.runtime import CommandResult, OpenOrder, OpenOrdersSnapshot
 
 from .book import Book, BookOrder
 from .market import MarketParams

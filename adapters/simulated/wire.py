@@ -27,7 +27,7 @@ from lifecycle.core.commands import (
     QueryOrderStatus,
 )
 from lifecycle.core.events import ExchangeEvent
-from lifecycle.runtime.adapter import CommandResult, OpenOrdersSnapshot
+from lifecycle.runtime import CommandResult, OpenOrdersSnapshot
 
 __all__ = [
     "CANCEL_GONE",

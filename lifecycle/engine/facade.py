@@ -31,7 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from lifecycle.config.model import LifecycleConfig
+from lifecycle.config import LifecycleConfig
 from lifecycle.core.anomalies import AnomalyKind, AnomalyLog
 from lifecycle.core.commands import (
     CancelOrder,

@@ -85,7 +85,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from lifecycle.config.model import ReconcilerConfig
+from lifecycle.config import ReconcilerConfig
 from lifecycle.core.order import Order, Side
 from lifecycle.core.records import record
 from lifecycle.core.states import WORKING, OrderState, Trigger

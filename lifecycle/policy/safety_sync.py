@@ -83,7 +83,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lifecycle.config.model import OrphanPolicy, canonical_coin
+from lifecycle.config import OrphanPolicy, canonical_coin
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.errors import InvalidCloid, TimeWentBackwards
 from lifecycle.core.events import OrderAccepted, OrphanSeen, OrphanVanished

@@ -40,7 +40,7 @@ from lifecycle.core.events import OrderFilled, OrphanSeen
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Side
 from lifecycle.core.states import DISCOVERED, OURS, TERMINAL, GoneReason, OrderState, Trigger
-from lifecycle.journal.writer import JournalRecord, LoadedJournal
+from lifecycle.journal import JournalRecord, LoadedJournal
 from lifecycle.review.coverage import CoverageReport, TransitionCoverage
 from lifecycle.review.diagram import edges, render
 

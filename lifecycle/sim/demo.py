@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from lifecycle.config.model import LifecycleConfig
+from lifecycle.config import LifecycleConfig
 from lifecycle.core.clock import ManualClock
 from lifecycle.core.events import (
     OrderAccepted,

@@ -77,7 +77,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.config.model import LifecycleConfig, OrphanPolicy
+from lifecycle.config import LifecycleConfig, OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import CancelOrder
 from lifecycle.core.events import ExchangeEvent, OrderFilled
@@ -86,11 +86,11 @@ from lifecycle.core.order import Order
 from lifecycle.core.states import OURS, RESTING, GoneReason, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.engine.facade import Engine
-from lifecycle.journal.writer import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
+from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
 from lifecycle.policy.reconciler import Book
-from lifecycle.runtime.adapter import FillsUnavailable
-from lifecycle.runtime.driver import (
+from lifecycle.runtime import (
     Alarm,
+    FillsUnavailable,
     Runtime,
     RuntimeConfig,
     RuntimeStats,
