@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import CancelOrder
@@ -33,9 +33,7 @@ from lifecycle.core.ids import Oid
 from lifecycle.core.order import Fill, Order
 from lifecycle.core.records import positional
 from lifecycle.core.states import DISCOVERED, OrderState, Trigger
-
-if TYPE_CHECKING:
-    from lifecycle.engine.facade import Engine
+from lifecycle.engine.host import InterpreterHost
 
 __all__ = ["Interpreter"]
 
@@ -90,7 +88,7 @@ class Interpreter:
         "handlers",
     )
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: InterpreterHost) -> None:
         self._engine = engine
         self._find = engine.registry.find
         self._by_cloid = engine.registry.by_cloid

@@ -83,13 +83,14 @@ import math
 import operator
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from lifecycle.config import ReconcilerConfig
 from lifecycle.core.order import Order, Side
 from lifecycle.core.records import record
 from lifecycle.core.states import WORKING, OrderState, Trigger
 from lifecycle.core.table import TABLE
+from lifecycle.policy.asking import AskingEngine
 from lifecycle.policy.pricing import (
     AssetRules,
     meets_min_notional,
@@ -97,10 +98,6 @@ from lifecycle.policy.pricing import (
     tick_at,
     truncate_size,
 )
-
-if TYPE_CHECKING:
-    # Only for annotations: the engine may come to drive the reconciler itself.
-    from lifecycle.engine.facade import Engine
 
 __all__ = [
     "SKIP_NO_LEVELS",
@@ -648,7 +645,7 @@ class Reconciler:
 
     # --- applying ----------------------------------------------------------------------
 
-    def apply(self, plan: Plan, engine: Engine, now: float) -> list[Order]:
+    def apply(self, plan: Plan, engine: AskingEngine, now: float) -> list[Order]:
         """Carry ``plan`` out through the engine's requests: cancels, then modifies, then places.
 
         An order whose state no longer allows its request (an exchange event

@@ -81,7 +81,6 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from lifecycle.config import OrphanPolicy, canonical_coin
 from lifecycle.core.anomalies import AnomalyKind
@@ -91,9 +90,7 @@ from lifecycle.core.ids import Cloid, Oid
 from lifecycle.core.order import Order, Side
 from lifecycle.core.records import record
 from lifecycle.core.states import DISCOVERED, WORKING, OrderState, Trigger
-
-if TYPE_CHECKING:
-    from lifecycle.engine.facade import Engine
+from lifecycle.policy.asking import AskingEngine
 
 __all__ = [
     "OpenOrder",
@@ -257,7 +254,7 @@ class SafetySync:
         "_missing",
     )
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: AskingEngine) -> None:
         self._engine = engine
         self._coin = engine.config.coin_key
         # order -> (consecutive fresh snapshots it was absent from, taken_at of
