@@ -24,7 +24,9 @@ dot:
 lint: $(STAMP)
 	$(BIN)/ruff check lifecycle adapters tests bench
 	$(BIN)/mypy --strict lifecycle adapters
+	$(BIN)/lint-imports --no-cache
 
+# The layer contracts live in setup.cfg ([importlinter]).
 # The suite must fire every legal edge of the lifecycle table (transition coverage).
 test: $(STAMP) dot lint
 	$(BIN)/pytest --lifecycle-cov-fail-under=100
