@@ -4,6 +4,28 @@ Every order is a state machine driven by exchange facts; local decisions can
 only ask (move an order into an asking state), and only exchange-proven facts
 end an order. The engine is sans-I/O: events in, commands out, time as an
 argument. See the README for an embedding example.
+
+Architecture
+------------
+The package is layered; each layer is a folder and imports only the layers
+below it (``setup.cfg`` says it as import-linter contracts, checked by
+``make test``)::
+
+    cli.py, __main__.py       the ``lifecycle`` command
+    sim/                      the simulation job, the example quoter, the demo
+    runtime/ journal/         the anyio driver and the adapter protocol; the journal,
+    review/  testing.py       replay and recovery; diagrams, coverage, the pytest
+                              plugin, trace and report; the scenario harness
+    engine/                   the sans-I/O tracker: facade, interpreter, registry, ledger
+    policy/                   reconciler and safety sync: they may only ask, through
+                              the asking protocol (policy/asking.py)
+    config/  core/            the config model and loader; states, THE table, the
+                              machine, orders, ids, events, commands, errors, clock
+
+``adapters/`` is installed as ``lifecycle.adapters``; only ``sim`` and the CLI
+import it. ``core``, ``config``, ``engine`` and ``policy`` import no I/O library.
+Each folder's ``__init__`` states its rule. Everything a user needs is
+re-exported here.
 """
 
 from lifecycle.config import (
