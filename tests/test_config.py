@@ -688,3 +688,36 @@ def test_orphan_policy_values_are_strings() -> None:
     assert [policy.value for policy in OrphanPolicy] == ["cancel", "adopt", "ignore"]
     assert OrphanPolicy("adopt") is OrphanPolicy.ADOPT
     assert isinstance(OrphanPolicy.CANCEL, str)
+
+
+# --- documents that must not reach the YAML constructors --------------------------------------
+
+
+def test_check_config_recursive_alias_is_one_problem(tmp_path: Path) -> None:
+    path = tmp_path / "recursive.yaml"
+    path.write_text("orders: &a\n  namespace: x\n  nested: *a\n", encoding="utf-8")
+    problems = check_config(path)
+    assert [p.path for p in problems] == ["<yaml>"]
+    assert "recursive alias (line 1)" in problems[0].message
+
+
+def test_check_config_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
+    # Nine levels of nine aliases expand to 9**9 values: a few hundred bytes.
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    for level in range(1, 10):
+        refs = ",".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert len(path.read_bytes()) < 500
+    problems = check_config(path)
+    assert [p.path for p in problems] == ["<yaml>"]
+    assert "expands to more than 10000 values" in problems[0].message
+
+
+def test_load_config_plain_anchor_within_budget_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "reconciler:\n  level_tolerance_bps: &t [5, 15, 22.5]\n", encoding="utf-8"
+    )
+    assert load_config(path).reconciler.level_tolerance_bps == (5.0, 15.0, 22.5)

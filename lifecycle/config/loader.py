@@ -31,11 +31,10 @@ import reprlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final, TypeVar
 
-import yaml
-
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+from lifecycle.config.document import ROOT, read_document
 from lifecycle.config.model import (
     ConfigError,
     ConfigProblem,
@@ -73,12 +72,9 @@ def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         problem = ConfigProblem("<file>", f"cannot read file: {reason}")
         raise ConfigError(source, [problem]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = ConfigProblem("<yaml>", _describe_yaml_error(exc))
-        raise ConfigError(source, [problem]) from exc
-    duplicates = _duplicate_keys(text)
+    data, duplicates = read_document(text)
+    if duplicates and data is None:  # unreadable: syntax, recursion or size
+        raise ConfigError(source, duplicates)
     if not duplicates:
         return parse_config(data, source=source)
     # YAML would keep the last of the values silently: refuse, with the other problems.
@@ -148,7 +144,7 @@ def check_config(path: str | os.PathLike[str]) -> list[ConfigProblem]:
 # Validation internals
 # --------------------------------------------------------------------------------------------
 
-_ROOT: Final = "<root>"
+_ROOT: Final = ROOT
 
 _SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     "orders": tuple(f.name for f in dataclasses.fields(OrdersConfig)),
@@ -238,45 +234,6 @@ def _unknown_key_message(section: str, key: object) -> str:
     if guess is not None:
         return f"unknown key; did you mean {elsewhere[guess]!r}?"
     return "unknown key"
-
-
-def _duplicate_keys(text: str) -> list[ConfigProblem]:
-    """One problem per key a mapping of the (valid YAML) document repeats."""
-    problems: list[ConfigProblem] = []
-
-    def walk(node: yaml.Node | None, path: str | None) -> None:
-        if isinstance(node, yaml.MappingNode):
-            first_line: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
-                child = key if path is None else f"{path}.{key}"
-                line = key_node.start_mark.line + 1
-                if key in first_line:
-                    problems.append(ConfigProblem(
-                        child,
-                        f"duplicate key (line {first_line[key]} and line {line}); "
-                        "set it once",
-                    ))
-                else:
-                    first_line[key] = line
-                walk(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, f"{path or _ROOT}[{index}]")
-
-    walk(yaml.compose(text, Loader=yaml.SafeLoader), None)
-    return problems
-
-
-def _describe_yaml_error(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}"
-        what = exc.problem or "syntax error"
-        if exc.context:
-            what = f"{what} ({exc.context})"
-        return f"invalid YAML at {where}: {what}"
-    return f"invalid YAML: {' '.join(str(exc).split())}"
 
 
 def _parse_section(section: str, default: _T, raw: object, out: _Problems) -> _T:
