@@ -315,6 +315,27 @@ def test_time_going_backwards_raises(session: Session) -> None:
         session.engine.on_timer(9.0)
 
 
+@pytest.mark.parametrize("call", ["on_timer", "handle", "place", "cancel", "modify"])
+def test_nan_now_is_refused_and_changes_nothing(session: Session, call: str) -> None:
+    engine = session.engine
+    order = session.tracked()
+    before = (engine.now, order.state, engine.counters())
+    nan = float("nan")
+    actions = {
+        "on_timer": lambda: engine.on_timer(nan),
+        "handle": lambda: engine.handle(OrderCanceled(cloid=order.cloid, oid=order.oid), nan),
+        "place": lambda: engine.place(Side.BUY, Decimal("1"), Decimal("1"), nan),
+        "cancel": lambda: engine.cancel(order, nan),
+        "modify": lambda: engine.modify(order, Decimal("2"), Decimal("1"), nan),
+    }
+    with pytest.raises(ValueError, match="now must be a time in seconds, got nan"):
+        actions[call]()
+    assert (engine.now, order.state, engine.counters()) == before
+    engine.on_timer(session.advance(1))  # the time check still works afterwards
+    with pytest.raises(TimeWentBackwards):
+        engine.on_timer(engine.now - 1)
+
+
 # --- cancels and modifies -------------------------------------------------------------
 
 

@@ -180,7 +180,7 @@ class Engine:
         The order moves to EXPECTED when the placement is drained with
         :meth:`commands_to_send` (drained commands count as sent).
         """
-        if now < self._now:
+        if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
         if cloid is None:
@@ -205,7 +205,7 @@ class Engine:
             UnknownOrder: No such order.
             IllegalTransition: The order cannot be cancelled in its state.
         """
-        if now < self._now:
+        if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
         if isinstance(key, str):  # a cloid: what _local does for it, without the calls
@@ -254,7 +254,7 @@ class Engine:
             TypeError: ``event`` is not an exchange event.
             TimeWentBackwards: ``now`` is earlier than a previous ``now``.
         """
-        if now < self._now:
+        if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
         try:
@@ -294,7 +294,7 @@ class Engine:
 
     def on_timer(self, now: float) -> None:
         """Run every timer due at or before ``now``."""
-        if now < self._now:
+        if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
         self._run_due(now)
@@ -403,11 +403,13 @@ class Engine:
         return self.registry.get(key)
 
     def _advance(self, now: float) -> None:
-        if now < self._now:
+        if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
 
     def _went_back(self, now: float) -> None:
+        if now != now:
+            raise ValueError(f"now must be a time in seconds, got {now!r}")
         raise TimeWentBackwards(f"now={now} is earlier than the previous now={self._now}")
 
     # --- timer actions ---------------------------------------------------------------
