@@ -2,27 +2,33 @@
 
 Rule of this layer: it imports the engine and below, never the runtime, ``sim``
 or the CLI.
+
+Its modules, each importing only those listed before it:
+
+* :mod:`~lifecycle.journal.errors`: :class:`JournalCorrupt`, :class:`ReplayDivergence`.
+* :mod:`~lifecycle.journal.codec`: the record format, lines to and from the
+  engine's types (:class:`JournalRecord`, :data:`FORMAT_VERSION`).
+* :mod:`~lifecycle.journal.load`: reading a journal file, torn tail dropped
+  (:func:`load_journal`, :func:`journal_path`, :class:`LoadedJournal`).
+* :mod:`~lifecycle.journal.writer`: the append-only file and its flush policy
+  (:class:`Journal`, :class:`FlushPolicy`, :class:`FlushMode`).
+* :mod:`~lifecycle.journal.outcomes`: what a call did, as records (:func:`order_key`).
+* :mod:`~lifecycle.journal.replay`: checking a fresh engine against a journal
+  (:func:`replay`, :class:`ReplayResult`).
+* :mod:`~lifecycle.journal.recovery`: restarting from a crashed run's journal
+  (:class:`RecoveryInfo`, :func:`next_cloid_counter`).
+* :mod:`~lifecycle.journal.journaled`: the engine that writes it all
+  (:class:`JournaledEngine`, whose ``recover`` puts recovery and replay together).
 """
 
-from lifecycle.journal.writer import (
-    FORMAT_VERSION,
-    JOURNAL_NAME,
-    FlushMode,
-    FlushPolicy,
-    Journal,
-    JournalCorrupt,
-    JournaledEngine,
-    JournalRecord,
-    LoadedJournal,
-    RecoveryInfo,
-    ReplayDivergence,
-    ReplayResult,
-    journal_path,
-    load_journal,
-    next_cloid_counter,
-    order_key,
-    replay,
-)
+from lifecycle.journal.codec import FORMAT_VERSION, JournalRecord
+from lifecycle.journal.errors import JournalCorrupt, ReplayDivergence
+from lifecycle.journal.journaled import JournaledEngine
+from lifecycle.journal.load import JOURNAL_NAME, LoadedJournal, journal_path, load_journal
+from lifecycle.journal.outcomes import order_key
+from lifecycle.journal.recovery import RecoveryInfo, next_cloid_counter
+from lifecycle.journal.replay import ReplayResult, replay
+from lifecycle.journal.writer import FlushMode, FlushPolicy, Journal
 
 __all__ = [
     "FORMAT_VERSION",

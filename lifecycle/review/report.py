@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-Review reads a journal's records (:func:`lifecycle.journal.writer.load_journal`)
+Review reads a journal's records (:func:`lifecycle.journal.load_journal`)
 without replaying them: the ``fired`` and ``refused`` records already say what
 happened to every order, and the ``place`` and ``OrphanSeen`` records say
 when each order was born. :func:`order_paths` folds them into one

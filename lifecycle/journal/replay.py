@@ -1,0 +1,204 @@
+"""Replay: feeding a journal's calls to a fresh engine and checking it does the same.
+
+Theory of operation
+-------------------
+:func:`replay` feeds the inputs to a fresh engine with the same configuration
+and checks each call's fired and refused transitions, raised errors and
+drained commands against the journal's, raising
+:class:`~lifecycle.journal.errors.ReplayDivergence` at the first difference.
+Place records carry the cloid, so replay does not draw from the cloid factory.
+A drain whose time is later than the engine's first moves the clock there (the
+clock moved without a journaled call: nothing was due).
+
+The replayed engine's transitions are captured by an observer of its machine
+for the length of the replay, one call at a time, and compared record by
+record with the journal's outcome records. Replay needs only an
+:class:`~lifecycle.engine.facade.Engine`; recovery gives it a
+:class:`~lifecycle.journal.journaled.JournaledEngine` with journaling paused,
+and with ``partial_tail`` lets the last call's outcome run past the journal's
+(a crash cut it short): the surplus comes back as :attr:`ReplayResult.tail`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lifecycle.core.ids import Cloid, Oid
+from lifecycle.core.order import Order
+from lifecycle.core.states import OrderState, Trigger
+from lifecycle.engine.facade import Engine
+from lifecycle.journal.codec import INPUTS, OUTCOMES, JournalRecord, Pending
+from lifecycle.journal.errors import ReplayDivergence
+from lifecycle.journal.outcomes import error_fields, fired_fields, refused_fields
+
+__all__ = ["ReplayResult", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What :func:`replay` did.
+
+    Attributes:
+        inputs: Journaled calls replayed.
+        fired: Transitions fired by them.
+        tail: Outcome records of the last call that replay produced beyond
+            the journal's (a crash cut them off), as ``(type, at, fields)``.
+    """
+
+    inputs: int
+    fired: int
+    tail: tuple[tuple[str, float | None, dict[str, Any]], ...]
+
+
+class _Capture:
+    """Collects what one replayed call fired and refused."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[Pending] = []
+
+    def transition_fired(
+        self, order: Order, source: OrderState, trigger: Trigger, dest: OrderState, now: float
+    ) -> None:
+        self.items.append(("fired", now, fired_fields(order, source, trigger, dest)))
+
+    def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
+        self.items.append(("refused", now, refused_fields(order, trigger)))
+
+
+def _find(engine: Engine, rec: JournalRecord) -> Order:
+    order = engine.registry.find(rec.data["cloid"], rec.data["oid"])
+    if order is None:
+        raise ReplayDivergence(
+            rec.seq, f"{rec.type} names cloid={rec.data['cloid']} oid={rec.data['oid']}, "
+            "which the replayed registry lacks"
+        )
+    return order
+
+
+def _key(rec: JournalRecord) -> Cloid | Oid:
+    cloid: Cloid | None = rec.data["cloid"]
+    return cloid if cloid is not None else rec.data["oid"]
+
+
+def _apply(engine: Engine, rec: JournalRecord) -> None:
+    """Make the call ``rec`` journaled."""
+    d, at = rec.data, rec.at
+    kind = rec.type
+    if kind == "drain":
+        if at is not None and at > engine.now:
+            engine.on_timer(at)  # the clock moved without a journaled call; nothing is due
+        sent = engine.commands_to_send()
+        if sent != d["commands"]:
+            raise ReplayDivergence(rec.seq, f"drained {sent}, the journal has {d['commands']}")
+        return
+    if kind == "query":
+        engine.query(_find(engine, rec), by_cloid=d["by_cloid"])
+    elif kind == "sync_request":
+        engine.request_sync(d["reason"])
+    elif kind == "send":
+        engine.send(d["command"])
+    elif at is None:
+        raise ReplayDivergence(rec.seq, f"{kind} record without a time")
+    elif kind == "event":
+        engine.handle(d["event"], at)
+    elif kind == "timer":
+        engine.on_timer(at)
+    elif kind == "place":
+        engine.place(d["side"], d["price"], d["size"], at, cloid=d["cloid"])
+    elif kind == "cancel":
+        engine.cancel(_key(rec), at)
+    elif kind == "modify":
+        engine.modify(_key(rec), d["price"], d["size"], at)
+    elif kind == "move":
+        order = _find(engine, rec)
+        if d["remote"]:
+            engine.move_remote(order, d["trigger"], at)
+        else:
+            engine.move(order, d["trigger"], at)
+
+
+def _describe(item: Pending | None) -> str:
+    if item is None:
+        return "nothing"
+    kind, at, d = item
+    if kind == "fired":
+        return (f"fired {d['order']} {d['source'].value} --{d['trigger'].value}--> "
+                f"{d['dest'].value} at {at}")
+    if kind == "refused":
+        return f"refused {d['order']} {d['state'].value} --{d['trigger'].value}--> at {at}"
+    return f"{kind} {dict(d)}"
+
+
+def replay(
+    records: Iterable[JournalRecord], engine: Engine, *, partial_tail: bool = False
+) -> ReplayResult:
+    """Feed the journaled calls to ``engine`` and check it does what the run did.
+
+    ``engine`` must be fresh and have the journaled run's configuration (a
+    :class:`~lifecycle.journal.journaled.JournaledEngine` given here journals
+    the replay again, unless it is being recovered). Each call's fired and
+    refused transitions, its error and its drained commands must equal the
+    journal's.
+
+    Args:
+        records: The journal's records, in order (from
+            :func:`~lifecycle.journal.load.load_journal`).
+        engine: The engine to rebuild.
+        partial_tail: Whether the last call's outcome may be cut short (a
+            crash): the journaled outcome must then only be a prefix of the
+            replayed one, and the rest is returned as ``tail``.
+
+    Raises:
+        ReplayDivergence: At the first difference.
+    """
+    capture = _Capture()
+    engine.machine.add_observer(capture)
+    inputs = fired = 0
+    actual: list[Pending] = []
+    pos = 0
+    current: JournalRecord | None = None
+
+    def close(boundary: JournalRecord | None) -> tuple[Pending, ...]:
+        if current is None or pos == len(actual):
+            return ()
+        if (boundary is None and partial_tail) or (
+            boundary is not None and boundary.type == "recover"
+        ):
+            return tuple(actual[pos:])
+        raise ReplayDivergence(
+            current.seq, f"replay {_describe(actual[pos])}, which the journal lacks"
+        )
+
+    try:
+        for rec in records:
+            if rec.type in INPUTS:
+                close(rec)
+                current, pos = rec, 0
+                inputs += 1
+                capture.items = actual = []
+                try:
+                    _apply(engine, rec)
+                except ReplayDivergence:
+                    raise
+                except Exception as exc:
+                    actual.append(("error", rec.at, error_fields(exc)))
+                fired += sum(1 for item in actual if item[0] == "fired")
+            elif rec.type in OUTCOMES:
+                expected: Pending = (rec.type, rec.at, dict(rec.data))
+                got = actual[pos] if current is not None and pos < len(actual) else None
+                if got != expected:
+                    raise ReplayDivergence(
+                        rec.seq, f"journal has {_describe(expected)}, replay {_describe(got)}"
+                    )
+                pos += 1
+            elif rec.type == "recover":
+                close(rec)
+                current = None
+        tail = close(None)
+    finally:
+        engine.machine.remove_observer(capture)
+    return ReplayResult(inputs, fired, tail)
