@@ -199,3 +199,25 @@ def test_expected_order_past_its_ttl_still_ends_on_not_found() -> None:
     s.advance(s.engine.config.orders.expected_ttl_s)
     s.answer_status(order)
     s.expect(order, S.GONE, reason=GoneReason.NEVER_PLACED)
+
+
+def test_modify_lost_is_ended_by_an_open_answer_under_the_old_oid_after_the_timeout() -> None:
+    # A modify lost on the way (a crash, a dropped request): the order still rests
+    # under the oid it had, and the timeout's status query says so.
+    s = Scenario()
+    order = order_in(s, S.MODIFYING)
+    old = order.oid
+    s.advance(s.engine.config.orders.cancel_timeout_s)
+    assert s.sent_of(QueryOrderStatus)[-1] == QueryOrderStatus(cloid=order.cloid, oid=old)
+    s.answer_status(order, StatusOutcome.OPEN, "open")
+    s.expect(order, S.TRACKED)
+    assert order.oid == old and order.requested is None
+    assert order.price == Decimal(100)
+
+
+def test_open_answer_under_the_old_oid_before_the_timeout_keeps_the_modify_waiting() -> None:
+    s = Scenario()
+    order = order_in(s, S.MODIFYING)
+    s.advance(1)
+    s.answer_status(order, StatusOutcome.OPEN, "open")
+    s.expect(order, S.MODIFYING)

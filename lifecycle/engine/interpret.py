@@ -390,6 +390,18 @@ class Interpreter:
         engine = self._engine
         state, outcome = order.state, event.outcome
         if outcome is StatusOutcome.OPEN:
+            if (
+                state is _MODIFYING
+                and event.oid is not None
+                and event.oid == order.oid
+                and now - order.state_since >= engine.config.orders.cancel_timeout_s
+            ):
+                # Past the timeout and still resting under the oid it had: the modify
+                # was lost (a cancel-replace that took effect would rest under a new
+                # oid). Without this the order would stay MODIFYING for ever.
+                if engine.move_remote(order, _MODIFY_REJECTED, now):
+                    order.requested = None
+                return
             if event.oid is not None and (
                 state is _EXPECTED
                 or state is _MODIFYING
