@@ -31,21 +31,21 @@ from lifecycle.core.ids import CloidFactory
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import GoneReason, OrderState, Trigger
 from lifecycle.engine.facade import Engine
-from lifecycle.runtime import FillsUnavailable
-from lifecycle.runtime.driver import (
+from lifecycle.runtime import (
     Alarm,
     FillHistory,
+    FillsUnavailable,
     Runtime,
     RuntimeConfig,
     VirtualTimeLoop,
     WeightBudget,
-    _VirtualSelector,
-    _Wake,
     current_time,
     request_weight,
     run_virtual,
     sleep,
 )
+from lifecycle.runtime.vloop import _VirtualSelector
+from lifecycle.runtime.wakeups import _Wake
 
 T = TypeVar("T")
 S = OrderState

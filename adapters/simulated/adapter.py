@@ -49,7 +49,7 @@ __all__ = ["Alarm", "SimulatedAdapter"]
 
 
 class Alarm(Protocol):
-    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.driver.Alarm``)."""
+    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.Alarm``)."""
 
     async def sleep(self, seconds: float) -> None:
         """Return after ``seconds``, or earlier when :meth:`ring` wakes this sleeper."""

@@ -4,6 +4,12 @@ Rule of this layer: it drives an engine with real or virtual time (the driver,
 the executor, rate limits and wake-ups, the virtual-time loop) against an
 exchange adapter speaking the adapter protocol. It imports the engine and below,
 never ``sim``, ``journal``, ``review`` or the CLI.
+
+``driver`` holds :class:`Runtime`, which composes the ``executor``, the safety
+sync's ``snapshots`` and the ``fills`` recovery; ``ratelimit``, ``wakeups``,
+``vloop`` (the clock and the virtual-time loop), ``config`` and ``stats`` serve
+them, and ``adapter`` states the protocol. The driver's docstring tells how they
+work together.
 """
 
 from lifecycle.runtime.adapter import (
@@ -14,20 +20,13 @@ from lifecycle.runtime.adapter import (
     OpenOrdersSnapshot,
     SnapshotUnavailable,
 )
-from lifecycle.runtime.driver import (
-    Alarm,
-    FillHistory,
-    Runtime,
-    RuntimeConfig,
-    RuntimeObserver,
-    RuntimeStats,
-    VirtualTimeLoop,
-    WeightBudget,
-    current_time,
-    request_weight,
-    run_virtual,
-    sleep,
-)
+from lifecycle.runtime.config import RuntimeConfig
+from lifecycle.runtime.driver import Runtime
+from lifecycle.runtime.fills import FillHistory
+from lifecycle.runtime.ratelimit import WeightBudget, request_weight
+from lifecycle.runtime.stats import RuntimeObserver, RuntimeStats
+from lifecycle.runtime.vloop import VirtualTimeLoop, current_time, run_virtual, sleep
+from lifecycle.runtime.wakeups import Alarm
 
 __all__ = [
     "Alarm",
