@@ -108,7 +108,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from lifecycle.sim.simulate import simulate_command
+    from lifecycle.sim import simulate_command
 
     return simulate_command(
         seed=args.seed, duration_s=args.duration, faults=args.faults,

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lifecycle.adapters.simulated import PROFILES, FaultProfile, Owner, SimulatedExchange
 
-from lifecycle.sim.simulate import INVARIANTS, ScheduledFault, SimulationSpec, run_simulation
+from lifecycle.sim import INVARIANTS, ScheduledFault, SimulationSpec, run_simulation
 
 DURATION_S = 120.0
 SETTINGS = settings(

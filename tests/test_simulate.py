@@ -15,13 +15,8 @@ from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
 from lifecycle.journal import load_journal, replay
 from lifecycle.runtime import FillsUnavailable, current_time, run_virtual, sleep
-from lifecycle.sim.simulate import (
-    INVARIANTS,
-    JSON_KEYS,
-    SimulationSpec,
-    _FillHistoryAdapter,
-    run_simulation,
-)
+from lifecycle.sim import INVARIANTS, JSON_KEYS, SimulationSpec, run_simulation
+from lifecycle.sim.bot import _FillHistoryAdapter
 
 #: The keys `--json` prints, spelled out (the contract, independent of the code).
 EXPECTED_KEYS = {

@@ -16,7 +16,7 @@ from decimal import Decimal
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Side
 
-from .truth import CancelReceived, Owner, TruthFill, TruthOrder
+from .records import CancelReceived, Owner, TruthFill, TruthOrder
 
 __all__ = ["Book", "BookOrder"]
 
