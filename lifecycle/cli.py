@@ -132,6 +132,12 @@ def _write(render: Callable[[], list[Path]]) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from lifecycle.sim.sweep import sweep_command
+
+    return sweep_command(args, sys.stdout, sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(
@@ -183,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="with --restart-at, bring the bot back with an empty engine instead "
                         "of its journal (shows what the journal prevents; fails the invariants)")
     p.set_defaults(run=_simulate)
+
+    from lifecycle.sim.sweep import add_sweep_arguments
+
+    p = sub.add_parser("sweep", help="run many restart simulations at once, in parallel")
+    add_sweep_arguments(p)
+    p.set_defaults(run=_sweep)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

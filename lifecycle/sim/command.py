@@ -18,7 +18,7 @@ from lifecycle.sim.spec import SimulationSpec
 __all__ = ["simulate_command"]
 
 
-def _progress_interval(duration_s: float) -> float:
+def progress_interval(duration_s: float) -> float:
     # Every few simulated minutes; about ten updates for a short run.
     return min(300.0, max(30.0, duration_s / 10))
 
@@ -91,7 +91,7 @@ def simulate_command(
         config=config,
         cancel_all=not keep_orders,
         progress=None if quiet else _progress_bar(err),
-        progress_interval_s=_progress_interval(duration_s),
+        progress_interval_s=progress_interval(duration_s),
         restart_at_s=restart_at_s,
         downtime_s=downtime_s,
         journal_dir=journal_dir,
