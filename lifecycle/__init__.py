@@ -14,7 +14,7 @@ below it (``setup.cfg`` says it as import-linter contracts, checked by
     cli.py, __main__.py       the ``lifecycle`` command
     sim/                      the simulation job, the example quoter, the demo
     runtime/ journal/         the anyio driver and the adapter protocol; the journal,
-    review/  testing.py       replay and recovery; diagrams, coverage, the pytest
+    review/  testing/         replay and recovery; diagrams, coverage, the pytest
                               plugin, trace and report; the scenario harness
     engine/                   the sans-I/O tracker: facade, interpreter, registry, ledger
     policy/                   reconciler and safety sync: they may only ask, through

@@ -58,3 +58,48 @@ def test_cli_diagram_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[
         "lifecycle.png",
         "lifecycle.svg",
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--duration", "inf"], "--duration"),
+        (["--duration", "Infinity"], "--duration"),
+        (["--duration", "nan"], "--duration"),
+        (["--duration", "-5"], "--duration"),
+        (["--duration=-inf"], "--duration"),  # "-inf" alone reads as an option
+        (["--restart-at", "100", "--downtime", "inf"], "--downtime"),
+        (["--restart-at", "100", "--downtime", "nan"], "--downtime"),
+        (["--restart-at", "100", "--downtime", "-1"], "--downtime"),
+        (["--downtime", "inf"], "--downtime"),
+        (["--restart-at", "inf"], "--restart-at"),
+        (["--restart-at", "nan"], "--restart-at"),
+    ],
+)
+def test_cli_simulate_refuses_endless_or_meaningless_times(
+    args: list[str], option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # float() takes "inf" and "nan"; a run of infinite duration or downtime would never end.
+    status = main(["simulate", "--quiet", "--out", str(tmp_path), *args])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{option} must be ") and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing ran, nothing was written
+
+
+def test_cli_simulate_time_errors_exit_2_from_the_command_line(tmp_path: Path) -> None:
+    # `python -m lifecycle`: exit status 2 and one line on stderr, no traceback.
+    import subprocess
+    import sys
+
+    expected = {
+        "--duration": "--duration must be > 0 and finite (seconds), got inf",
+        "--downtime": "--downtime must be >= 0 and finite (seconds), got inf",
+    }
+    for option, message in expected.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "lifecycle", "simulate", "--quiet", "--out", str(tmp_path),
+             option, "inf"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert (done.returncode, done.stderr.strip(), done.stdout) == (2, message, "")

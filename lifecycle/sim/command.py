@@ -7,6 +7,7 @@ the report as text or JSON and writes the run's diagram.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,15 +72,17 @@ def simulate_command(
     def err(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    if not duration_s > 0:
-        err(f"--duration must be > 0, got {duration_s}")
+    # float() accepts "inf" and "nan": a run that long never ends, and NaN compares false
+    # with everything, so each bound is checked to be a finite number first.
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        err(f"--duration must be > 0 and finite (seconds), got {duration_s:g}")
         return 2
     if restart_at_s is not None and not 0 < restart_at_s < duration_s:
         err(f"--restart-at must be inside the run (0 < SECONDS < --duration {duration_s:g}), "
             f"got {restart_at_s:g}")
         return 2
-    if not downtime_s >= 0:
-        err(f"--downtime must be >= 0, got {downtime_s:g}")
+    if not (math.isfinite(downtime_s) and downtime_s >= 0):
+        err(f"--downtime must be >= 0 and finite (seconds), got {downtime_s:g}")
         return 2
     if journal_dir is not None and journal_path(journal_dir).exists():
         err(f"--journal: {journal_path(journal_dir)} exists; give a new directory")
