@@ -797,3 +797,27 @@ def test_adapter_with_an_alarm_delivers_at_the_models_time(with_alarm: bool) -> 
         assert lag == pytest.approx(ws_latency, abs=1e-9)  # rung, it woke at the delivery
     else:
         assert ws_latency - 1e-9 <= lag <= ws_latency + 0.05 + 1e-9  # polled: <= max_sleep_s late
+
+
+def test_virtual_loop_runs_a_timer_due_now_far_from_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Far from zero a nanosecond of clock resolution is below the float spacing of the
+    # clock: a timer due exactly now must still run, not leave the loop spinning in place.
+    select = _VirtualSelector.select
+    spins = [0]
+
+    def watched(self: _VirtualSelector, timeout: float | None = None) -> Any:
+        spins[0] = spins[0] + 1 if timeout == 0 else 0
+        assert spins[0] < 100_000, f"the virtual clock is stuck at {self._loop.time()!r}"
+        return select(self, timeout)
+
+    monkeypatch.setattr(_VirtualSelector, "select", watched)
+
+    async def main() -> list[float]:
+        woke = []
+        for delay in (45_000_000.0, 0.3, 1e-12, 2.5):
+            await sleep(delay)
+            woke.append(current_time())
+        return woke
+
+    woke, _ = run_virtual(main, start=1_700_000_000.0)
+    assert woke[0] == 1_745_000_000.0 and woke[1] >= woke[0] + 0.3

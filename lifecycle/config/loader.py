@@ -43,6 +43,7 @@ from lifecycle.config.model import (
     OrdersConfig,
     OrphanPolicy,
     ReconcilerConfig,
+    RuntimePolicyConfig,
     SyncConfig,
 )
 
@@ -116,6 +117,7 @@ def parse_config(data: object, *, source: str = "<config>") -> LifecycleConfig:
         sync=_parse_section("sync", SyncConfig(), data.get("sync"), out),
         reconciler=_parse_section("reconciler", ReconcilerConfig(), data.get("reconciler"), out),
         market=_parse_section("market", MarketConfig(), data.get("market"), out),
+        runtime=_parse_section("runtime", RuntimePolicyConfig(), data.get("runtime"), out),
     )
     _check_combinations(config, out)
     if out.items:
@@ -151,15 +153,22 @@ _SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     "sync": tuple(f.name for f in dataclasses.fields(SyncConfig)),
     "reconciler": tuple(f.name for f in dataclasses.fields(ReconcilerConfig)),
     "market": tuple(f.name for f in dataclasses.fields(MarketConfig)),
+    "runtime": tuple(f.name for f in dataclasses.fields(RuntimePolicyConfig)),
 }
 
 #: Keys with one of these unit suffixes must be > 0.
 _POSITIVE_SUFFIXES: Final = ("_s", "_ms", "_bps", "_pct", "_usd")
+#: Backoffs that grow from ``_initial_s`` by ``_factor`` up to ``_max_s``.
+_BACKOFFS: Final = ("rejection_backoff", "rate_limit_backoff", "exhaustion_backoff")
 _AT_LEAST_ONE: Final = frozenset(
-    {"orders.history_limit", "orders.fill_dedup_capacity", "sync.missing_snapshots"}
+    {"orders.history_limit", "orders.fill_dedup_capacity", "sync.missing_snapshots",
+     "runtime.rejection_backoff_after", *(f"runtime.{b}_factor" for b in _BACKOFFS)}
 )
 _NON_NEGATIVE: Final = frozenset({"reconciler.cross_margin_ticks", "market.sz_decimals"})
-_BELOW_100: Final = frozenset({"reconciler.latch_size_pct"})
+_BELOW_100: Final = frozenset(
+    {"reconciler.latch_size_pct", "runtime.safety_reserve_pct", "runtime.headroom_min_pct",
+     "runtime.exhaustion_jitter_pct"}
+)
 _NON_EMPTY_STRINGS: Final = frozenset({"orders.namespace", "market.coin"})
 
 _T = TypeVar("_T", bound="DataclassInstance")
@@ -425,6 +434,18 @@ def _check_combinations(config: LifecycleConfig, out: _Problems) -> None:
         "sync.interval_s",
         sync.interval_s,
         "otherwise every scheduled snapshot is already too old to use",
+    )
+
+    runtime = config.runtime
+    for backoff in _BACKOFFS:
+        _require(
+            out, f"runtime.{backoff}_max_s", getattr(runtime, f"{backoff}_max_s"), ">=",
+            f"runtime.{backoff}_initial_s", getattr(runtime, f"{backoff}_initial_s"),
+        )
+    _require(
+        out, "runtime.headroom_refresh_s", runtime.headroom_refresh_s, "<",
+        "runtime.headroom_max_age_s", runtime.headroom_max_age_s,
+        "otherwise the reading ages out before the next one",
     )
 
     tolerances_path = "reconciler.level_tolerance_bps"

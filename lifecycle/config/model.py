@@ -1,11 +1,12 @@
 """The configuration model: frozen dataclasses with every default, and its errors.
 
-A configuration has up to four sections::
+A configuration has up to five sections::
 
     orders:       # OrdersConfig: timers and policies of the per-order state machine
     sync:         # SyncConfig: periodic open-orders snapshots from the exchange
     reconciler:   # ReconcilerConfig: when to keep, modify or cancel resting quotes
     market:       # MarketConfig: the market the bot trades
+    runtime:      # RuntimePolicyConfig: when the runtime holds back requests
 
 Each dataclass declares its keys with their defaults (the ``config.yaml`` shipped at the
 repository root lists every key with its default value and a comment). Units are part of the
@@ -30,6 +31,7 @@ __all__ = [
     "OrdersConfig",
     "OrphanPolicy",
     "ReconcilerConfig",
+    "RuntimePolicyConfig",
     "SyncConfig",
     "canonical_coin",
 ]
@@ -178,6 +180,57 @@ class MarketConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RuntimePolicyConfig:
+    """When the runtime holds back requests (YAML section ``runtime``).
+
+    Cancels are never held by these policies: only new placements (and, where
+    said, modifies) wait.
+
+    Attributes:
+        rejection_backoff_after: Consecutive rejection events (a place batch whose
+            every order was rejected counts once) before placements back off.
+        rejection_backoff_initial_s: First placement backoff after that many events.
+        rejection_backoff_factor: Growth of that backoff per further event.
+        rejection_backoff_max_s: Longest placement backoff; a success resets it.
+        rate_limit_backoff_initial_s: After a rate-limit refusal, placements and
+            modifies wait this long.
+        rate_limit_backoff_factor: Growth of that wait per consecutive refusal.
+        rate_limit_backoff_max_s: Longest such wait; a success resets it.
+        safety_reserve_pct: Percent of the request-weight budget kept for cancels:
+            other requests wait once the rest is spent.
+        headroom_min_pct: Below this account headroom (percent of the address
+            request cap still free), no new placement or modify is sent.
+        headroom_max_age_s: A headroom reading older than this no longer blocks.
+        headroom_refresh_s: Seconds between two headroom readings (adapters that
+            offer them).
+        exhaustion_backoff_initial_s: Placements and modifies wait this long when
+            headroom is found exhausted.
+        exhaustion_backoff_factor: Growth of that wait per consecutive exhaustion.
+        exhaustion_backoff_max_s: Longest such wait.
+        exhaustion_jitter_pct: Each exhaustion wait is scaled by a random factor
+            within this many percent of 1.
+        recovery_cooldown_s: Least time between two empty-ladder recoveries.
+    """
+
+    rejection_backoff_after: int = 3
+    rejection_backoff_initial_s: float = 5.0
+    rejection_backoff_factor: float = 2.0
+    rejection_backoff_max_s: float = 120.0
+    rate_limit_backoff_initial_s: float = 10.0
+    rate_limit_backoff_factor: float = 1.5
+    rate_limit_backoff_max_s: float = 60.0
+    safety_reserve_pct: float = 10.0
+    headroom_min_pct: float = 1.0
+    headroom_max_age_s: float = 60.0
+    headroom_refresh_s: float = 30.0
+    exhaustion_backoff_initial_s: float = 30.0
+    exhaustion_backoff_factor: float = 2.0
+    exhaustion_backoff_max_s: float = 600.0
+    exhaustion_jitter_pct: float = 50.0
+    recovery_cooldown_s: float = 2.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LifecycleConfig:
     """The complete configuration, one attribute per YAML section.
 
@@ -188,12 +241,14 @@ class LifecycleConfig:
         sync: Section ``sync``.
         reconciler: Section ``reconciler``.
         market: Section ``market``.
+        runtime: Section ``runtime``.
     """
 
     orders: OrdersConfig = field(default_factory=OrdersConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     reconciler: ReconcilerConfig = field(default_factory=ReconcilerConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
+    runtime: RuntimePolicyConfig = field(default_factory=RuntimePolicyConfig)
 
     @property
     def coin_key(self) -> str:

@@ -6,23 +6,30 @@ exchange adapter speaking the adapter protocol. It imports the engine and below,
 never ``sim``, ``journal``, ``review`` or the CLI.
 
 ``driver`` holds :class:`Runtime`, which composes the ``executor``, the safety
-sync's ``snapshots`` and the ``fills`` recovery; ``ratelimit``, ``wakeups``,
-``vloop`` (the clock and the virtual-time loop), ``config`` and ``stats`` serve
-them, and ``adapter`` states the protocol. The driver's docstring tells how they
-work together.
+sync's ``snapshots``, the ``fills`` recovery, the ``headroom`` reading and the
+``callbacks``; the executor consults the request ``policies`` (``backoff``,
+``headroom``); ``ratelimit``, ``wakeups``, ``vloop`` (the clock and the
+virtual-time loop), ``config`` and ``stats`` serve them, and ``adapter`` states
+the protocol. The driver's docstring tells how they work together.
 """
 
 from lifecycle.runtime.adapter import (
     CommandResult,
     ExchangeAdapter,
     FillsUnavailable,
+    HeadroomReading,
+    HeadroomSource,
+    HeadroomUnavailable,
     OpenOrder,
     OpenOrdersSnapshot,
     SnapshotUnavailable,
+    is_rate_limit_refusal,
 )
 from lifecycle.runtime.config import RuntimeConfig
 from lifecycle.runtime.driver import Runtime
 from lifecycle.runtime.fills import FillHistory
+from lifecycle.runtime.headroom import HeadroomState
+from lifecycle.runtime.policies import RuntimePolicies
 from lifecycle.runtime.ratelimit import WeightBudget, request_weight
 from lifecycle.runtime.stats import RuntimeObserver, RuntimeStats
 from lifecycle.runtime.vloop import VirtualTimeLoop, current_time, run_virtual, sleep
@@ -34,16 +41,22 @@ __all__ = [
     "ExchangeAdapter",
     "FillHistory",
     "FillsUnavailable",
+    "HeadroomReading",
+    "HeadroomSource",
+    "HeadroomState",
+    "HeadroomUnavailable",
     "OpenOrder",
     "OpenOrdersSnapshot",
     "Runtime",
     "RuntimeConfig",
     "RuntimeObserver",
+    "RuntimePolicies",
     "RuntimeStats",
     "SnapshotUnavailable",
     "VirtualTimeLoop",
     "WeightBudget",
     "current_time",
+    "is_rate_limit_refusal",
     "request_weight",
     "run_virtual",
     "sleep",

@@ -18,6 +18,13 @@ events, and it classifies every outcome before the core sees it:
   a rejection: the order stays in its asking state until a status query or a
   later exchange message decides.
 
+Hyperliquid refuses for rate limits in two ways: HTTP 429 for the IP limit, and
+an HTTP 200 ``err`` saying "Too many cumulative requests sent ..." for the
+address limit; :func:`is_rate_limit_refusal` recognises both texts, for
+adapters classifying answers. An adapter may also offer the account's request
+headroom (:class:`HeadroomSource`, Hyperliquid's ``userRateLimit``), which the
+runtime polls to stop new placements before the address limit refuses them.
+
 This module is typing only: the core defines the contract and never imports
 an adapter, an event loop or a network library.
 """
@@ -25,7 +32,8 @@ an adapter, an event loop or a network library.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from lifecycle.core.commands import (
     CancelOrder,
@@ -43,10 +51,29 @@ __all__ = [
     "CommandResult",
     "ExchangeAdapter",
     "FillsUnavailable",
+    "HeadroomReading",
+    "HeadroomSource",
+    "HeadroomUnavailable",
     "OpenOrder",
     "OpenOrdersSnapshot",
     "SnapshotUnavailable",
+    "is_rate_limit_refusal",
 ]
+
+#: How the exchange's words for a rate-limit refusal begin: the address limit's
+#: (HTTP 200, ``status: err``) and the IP limit's HTTP status line.
+RATE_LIMIT_PREFIXES = ("Too many cumulative requests sent", "429")
+
+
+def is_rate_limit_refusal(error: str) -> bool:
+    """Whether ``error`` is Hyperliquid refusing a request for its rate limits.
+
+    True for the address limit's "Too many cumulative requests sent ..." and
+    for an HTTP 429 ("429 Too Many Requests"). An adapter seeing either sets
+    :attr:`CommandResult.rate_limited`: nothing happened, the request may be
+    sent again later.
+    """
+    return error.startswith(RATE_LIMIT_PREFIXES) or "Too Many Requests" in error
 
 
 @record
@@ -114,6 +141,56 @@ class FillsUnavailable(_RequestUnavailable):
     """
 
     missing = "fill history"
+
+
+class HeadroomUnavailable(_RequestUnavailable):
+    """A headroom request got no answer (ambiguous failure or rate limit).
+
+    Attributes:
+        rate_limited: The exchange refused the request for its rate limits.
+        error: The exchange's or the transport's words.
+    """
+
+    missing = "rate-limit status"
+
+
+@record
+class HeadroomReading:
+    """The account's address-based request allowance (Hyperliquid ``userRateLimit``).
+
+    Attributes:
+        used: Requests used (``nRequestsUsed``: cumulative use beyond what was reserved).
+        cap: Requests allowed so far (``nRequestsCap``: the initial buffer plus
+            one per USDC traded).
+        surplus: Reserved requests not used yet (``nRequestsSurplus``).
+        cum_volume: Cumulative traded volume in USDC (``cumVlm``).
+    """
+
+    used: int
+    cap: int
+    surplus: int = 0
+    cum_volume: Decimal = Decimal(0)
+
+    @property
+    def fraction(self) -> float:
+        """Headroom as a fraction of the cap: ``(cap - used) / cap``, 0 when spent."""
+        if self.cap <= 0:
+            return 0.0
+        return max(0, self.cap - self.used) / self.cap
+
+
+@runtime_checkable
+class HeadroomSource(Protocol):
+    """An adapter that can read the account's request headroom (``userRateLimit``)."""
+
+    async def rate_limit_status(self) -> HeadroomReading:
+        """The account's request allowance now.
+
+        Raises:
+            HeadroomUnavailable: The request failed or was rate limited; the
+                runtime asks again later.
+        """
+        ...
 
 
 class ExchangeAdapter(Protocol):

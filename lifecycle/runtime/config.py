@@ -7,11 +7,22 @@ concurrency bounds, the weight budget, the retry backoff
 (:meth:`RuntimeConfig.backoff`), the periods of the on-demand and fill
 syncs, and the shutdown. It checks its values when built, so a runtime never
 starts with a setting it cannot honour.
+
+The request policies (backoffs, the safety reserve of the weight budget, the
+headroom gate) are the ``runtime`` section of the configuration file
+(:class:`~lifecycle.config.model.RuntimePolicyConfig`). They travel in
+:attr:`RuntimeConfig.policies`; left unset, the runtime takes the section of
+its engine's configuration, so a configuration file reaches the runtime
+without the embedding code copying it over.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
+
+from lifecycle.config.model import LifecycleConfig, RuntimePolicyConfig
 
 __all__ = ["RuntimeConfig"]
 
@@ -39,6 +50,8 @@ class RuntimeConfig:
         cancel_all_on_shutdown: Cancel every order of ours on
             :meth:`Runtime.close <lifecycle.runtime.driver.Runtime.close>`.
         shutdown_timeout_s: Bound on the whole shutdown sequence.
+        policies: The request policies (the configuration's ``runtime``
+            section); None takes the engine's.
     """
 
     event_buffer: int = 1024
@@ -53,6 +66,13 @@ class RuntimeConfig:
     fill_sync_overlap_s: float = 5.0
     cancel_all_on_shutdown: bool = True
     shutdown_timeout_s: float = 120.0
+    policies: RuntimePolicyConfig | None = None
+
+    @classmethod
+    def from_config(cls, config: LifecycleConfig, **settings: Any) -> RuntimeConfig:
+        """A runtime configuration with ``config``'s request policies and ``settings``
+        (any other field of this class, by name)."""
+        return cls(policies=config.runtime, **settings)
 
     def __post_init__(self) -> None:
         for name in ("event_buffer", "max_in_flight", "weight_per_min", "max_attempts"):
@@ -68,6 +88,11 @@ class RuntimeConfig:
             raise ValueError(f"retry_factor must be >= 1, got {self.retry_factor}")
         if self.fill_sync_overlap_s < 0:
             raise ValueError(f"fill_sync_overlap_s must be >= 0, got {self.fill_sync_overlap_s}")
+
+    def safety_reserve(self, policies: RuntimePolicyConfig) -> int:
+        """The weight of the budget kept for cancels under ``policies`` (< the budget)."""
+        wanted = math.floor(self.weight_per_min * policies.safety_reserve_pct / 100)
+        return min(wanted, self.weight_per_min - 1)
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""

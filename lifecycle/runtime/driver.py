@@ -31,8 +31,19 @@ collaborators that run some of them:
   after every change and sends it in batches under a capacity limiter and the
   weight budget, in order per order, retrying or resolving what the exchange
   left unsettled.
-* **periodic and scheduled callbacks** (:meth:`Runtime.every`,
-  :meth:`Runtime.call_at`): a strategy's quoting loop, fault injection.
+* **headroom** (:class:`~lifecycle.runtime.headroom.HeadroomSync`, adapters
+  offering :class:`~lifecycle.runtime.adapter.HeadroomSource` only): reads the
+  account's request headroom every ``runtime.headroom_refresh_s``.
+* **periodic and scheduled callbacks** (:class:`~lifecycle.runtime.callbacks.Callbacks`,
+  via :meth:`Runtime.every` and :meth:`Runtime.call_at`): a strategy's quoting
+  loop, fault injection.
+
+The executor consults the request policies (:attr:`Runtime.policies`, the
+configuration's ``runtime`` section): backoffs after rejected batches and
+rate-limit refusals, and the headroom gate, hold new placements and modifies,
+never cancels; cancels also spend a reserve of the weight budget that other
+requests leave free. A strategy asks :meth:`Runtime.may_place` and
+:meth:`Runtime.try_recovery` before planning new quotes.
 
 Every change to the engine, by any task, goes through the runtime's ``_handle``
 (events: the counters and the observer hear of them) and ``_changed``
@@ -57,6 +68,10 @@ Each module of :mod:`lifecycle.runtime` owns one thing:
                        timer, callbacks, shutdown
 ``executor``           :class:`~lifecycle.runtime.executor.Executor`: sending commands,
                        order per order, retries and the outcomes table
+``policies``           :class:`~lifecycle.runtime.policies.RuntimePolicies`: which
+                       command may go now; ``backoff`` and ``headroom`` its parts
+``callbacks``          :class:`~lifecycle.runtime.callbacks.Callbacks`: periodic and
+                       scheduled callbacks
 ``snapshots``          :class:`~lifecycle.runtime.snapshots.SnapshotSync`: the safety
                        sync's open-order fetches
 ``fills``              :class:`~lifecycle.runtime.fills.FillHistory` and
@@ -76,6 +91,7 @@ Each module of :mod:`lifecycle.runtime` owns one thing:
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
@@ -87,10 +103,13 @@ from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.events import ExchangeEvent
 from lifecycle.core.states import OURS, OrderState, Trigger
 from lifecycle.core.table import TABLE
-from lifecycle.runtime.adapter import ExchangeAdapter
+from lifecycle.runtime.adapter import ExchangeAdapter, HeadroomReading, HeadroomSource
+from lifecycle.runtime.callbacks import Callbacks
 from lifecycle.runtime.config import RuntimeConfig
 from lifecycle.runtime.executor import Executor
 from lifecycle.runtime.fills import FillHistory, FillSync
+from lifecycle.runtime.headroom import HeadroomState, HeadroomSync
+from lifecycle.runtime.policies import RuntimePolicies
 from lifecycle.runtime.ratelimit import WeightBudget
 from lifecycle.runtime.snapshots import SnapshotSync
 from lifecycle.runtime.stats import RuntimeObserver, RuntimeStats
@@ -130,6 +149,8 @@ class Runtime:
         adapter: The exchange connection.
         config: How to drive it.
         observer: Told of every event handled and every change to the engine.
+        rng: The seeded generator of the policies' jitter (default: seeded with 0,
+            so that runs repeat).
     """
 
     def __init__(
@@ -139,37 +160,46 @@ class Runtime:
         config: RuntimeConfig | None = None,
         *,
         observer: RuntimeObserver | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.adapter = adapter
-        self.config = config if config is not None else RuntimeConfig()
+        self.config = config = config if config is not None else RuntimeConfig()
         self.observer = observer
         #: What the runtime did so far.
         self.stats = RuntimeStats()
+        policies = config.policies if config.policies is not None else engine.config.runtime
+        #: Which commands may go now: the backoffs and the headroom gate.
+        self.policies = RuntimePolicies(policies, rng if rng is not None else random.Random(0))
         #: The request-weight budget every request spends from.
-        self.budget = WeightBudget(self.config.weight_per_min)
+        self.budget = WeightBudget(
+            config.weight_per_min, reserve=config.safety_reserve(policies)
+        )
         self._tg: anyio.abc.TaskGroup | None = None
         limiter = anyio.CapacityLimiter(self.config.max_in_flight)
         # The collaborators share the engine, the counters, the budget and the
         # limiter; they change the engine only through _handle and _changed.
         self._snapshots = SnapshotSync(
             engine, adapter, self.config, self.stats, self.budget, limiter,
-            changed=self._changed,
+            changed=self._changed, refused=self.policies.refused,
         )
         self._fill_sync = FillSync(
             adapter if isinstance(adapter, FillHistory) else None,
             self.config, self.stats, self.budget, limiter,
-            handle=self._handle, changed=self._changed,
+            handle=self._handle, changed=self._changed, refused=self.policies.refused,
         )
         self._executor = Executor(
-            engine, adapter, self.config, self.stats, self.budget, limiter,
+            engine, adapter, self.config, self.stats, self.budget, limiter, self.policies,
             handle=self._handle, changed=self._changed, want_sync=self._snapshots.want,
+        )
+        self._headroom = None if not isinstance(adapter, HeadroomSource) else HeadroomSync(
+            adapter, self.policies.headroom, refresh_s=policies.headroom_refresh_s,
+            retry_s=config.retry_max_s, stats=self.stats, budget=self.budget, limiter=limiter,
+            read=self._executor.notify, refused=self.policies.refused,
         )
         self._timer_wake = _Wake()
         self._timer_target: float | None = None
-        # Callbacks registered before the session started: (first at, interval, callback).
-        self._pending_callbacks: list[tuple[float, float | None, Callable[[float], None]]] = []
-        self._scopes: list[anyio.CancelScope] = []
+        self._callbacks = Callbacks(self._changed)
         self._stop = anyio.Event()
         self._stop_cancel_all: bool | None = None
         self._stop_settled: Callable[[], bool] | None = None
@@ -200,11 +230,11 @@ class Runtime:
         """
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
-        self._schedule(current_time() if self._tg else -math.inf, interval_s, callback)
+        self._callbacks.schedule(current_time() if self._tg else -math.inf, interval_s, callback)
 
     def call_at(self, at: float, callback: Callable[[float], None]) -> None:
         """Call ``callback(now)`` once at ``at`` (runtime clock), unless shut down before."""
-        self._schedule(at, None, callback)
+        self._callbacks.schedule(at, None, callback)
 
     def notify_reconnect(self, down_since: float | None = None) -> None:
         """The adapter's websocket reconnected: updates of the downtime are lost.
@@ -233,6 +263,30 @@ class Runtime:
     def idle(self) -> bool:
         """True when no command is in flight, held, waiting for a retry or ready."""
         return self._executor.idle() and not self._snapshots.busy
+
+    def may_place(self, now: float | None = None) -> bool:
+        """Whether a new placement would be sent now: no backoff holds placements and
+        the account's headroom is not spent. While it is False, placements the
+        engine asks for wait in the executor (cancels still go)."""
+        return self.policies.may_place(current_time() if now is None else now)
+
+    def try_recovery(self, now: float | None = None) -> bool:
+        """Ask, when none of the strategy's orders rests, whether this cycle may place
+        at least one level per side: True when placements may go (headroom above
+        ``runtime.headroom_min_pct``, or unread) and the previous recovery was
+        ``runtime.recovery_cooldown_s`` ago or more. A True answer counts as a recovery.
+        """
+        return self.policies.try_recovery(current_time() if now is None else now)
+
+    @property
+    def headroom_state(self) -> HeadroomState:
+        """What the headroom gate knows now (the latest reading, whether it blocks)."""
+        return self.policies.headroom_state(current_time())
+
+    def note_headroom(self, reading: HeadroomReading) -> None:
+        """Hand the policies a headroom reading obtained elsewhere (safe from any task)."""
+        self.policies.headroom_read(reading, current_time())
+        self._executor.notify()
 
     async def sync_now(self) -> bool:
         """Run one safety sync now; return whether a snapshot was applied."""
@@ -279,9 +333,9 @@ class Runtime:
                 tg.start_soon(self._snapshots.run)
                 if self._fill_sync.source is not None:
                     tg.start_soon(self._fill_sync.run)
-                pending, self._pending_callbacks = self._pending_callbacks, []
-                for at, interval, callback in pending:
-                    self._start_callback(max(at, current_time()), interval, callback)
+                if self._headroom is not None:
+                    tg.start_soon(self._headroom.run)
+                self._callbacks.begin(tg)
                 try:
                     yield self
                     await self.close()
@@ -290,6 +344,7 @@ class Runtime:
         finally:
             # Only now: a task woken just before the cancel may still dispatch.
             self._tg = self._executor.task_group = None
+            self._callbacks.end()
 
     async def close(
         self, *, cancel_all: bool | None = None, settled: Callable[[], bool] | None = None
@@ -308,8 +363,7 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        for scope in self._scopes:
-            scope.cancel()
+        self._callbacks.stop()
         if cancel_all is None:
             cancel_all = self.config.cancel_all_on_shutdown
         deadline = current_time() + self.config.shutdown_timeout_s
@@ -400,43 +454,6 @@ class Runtime:
             if self.idle() and (settled is None or settled()):
                 return
             await anyio.sleep(_SHUTDOWN_POLL_S)
-
-    # --- callbacks ------------------------------------------------------------------------
-
-    def _schedule(
-        self, at: float, interval: float | None, callback: Callable[[float], None]
-    ) -> None:
-        if self._closed:
-            return
-        if self._tg is None:
-            self._pending_callbacks.append((at, interval, callback))
-        else:
-            self._start_callback(max(at, current_time()), interval, callback)
-
-    def _start_callback(
-        self, at: float, interval: float | None, callback: Callable[[float], None]
-    ) -> None:
-        assert self._tg is not None
-        scope = anyio.CancelScope()
-        self._scopes.append(scope)
-        self._tg.start_soon(self._callback_task, scope, at, interval, callback)
-
-    async def _callback_task(
-        self,
-        scope: anyio.CancelScope,
-        at: float,
-        interval: float | None,
-        callback: Callable[[float], None],
-    ) -> None:
-        with scope:
-            while True:
-                await anyio.sleep(max(0.0, at - current_time()))
-                now = current_time()
-                callback(now)
-                self._changed(now)
-                if interval is None:
-                    return
-                at += interval
 
     # --- events -----------------------------------------------------------------------------
 

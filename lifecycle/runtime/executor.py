@@ -32,6 +32,16 @@ ambiguous       never a rejection. A cancel is sent again (cancelling twice is s
                 while EXPECTED, the modify is only watched for the exchange's word
 ==============  ===================================================================
 
+Before a placement or a modify goes, the request policies
+(:class:`~lifecycle.runtime.policies.RuntimePolicies`) may hold it: a backoff
+after rejected batches or rate-limit refusals, or the headroom gate. A held
+command has not been sent: its order stays in its asking state and later
+commands for the order wait behind it, until the policies let it go (the
+executor wakes when a hold may end) or its order no longer needs it (a cancel
+asked meanwhile: the placement is dropped, and the cancel goes). Cancels are
+never held: they skip the capacity limiter, and spend from the budget's safety
+lane, which the reserve other requests leave free keeps open.
+
 A retry is dropped when its order left the state that needed it (a cancel
 whose order is GONE...). After
 :attr:`RuntimeConfig.max_attempts <lifecycle.runtime.config.RuntimeConfig.max_attempts>`
@@ -55,6 +65,7 @@ from typing import TYPE_CHECKING, cast
 
 import anyio
 import anyio.abc
+import msgspec
 
 from lifecycle.core.commands import (
     CancelOrder,
@@ -70,6 +81,7 @@ from lifecycle.core.order import Order
 from lifecycle.core.states import OrderState
 from lifecycle.runtime.adapter import CommandResult, ExchangeAdapter
 from lifecycle.runtime.config import RuntimeConfig
+from lifecycle.runtime.policies import RuntimePolicies
 from lifecycle.runtime.ratelimit import WeightBudget, request_weight
 from lifecycle.runtime.stats import RuntimeStats
 from lifecycle.runtime.vloop import current_time
@@ -106,6 +118,8 @@ class _Item:
     why: _Why
     #: For a RESOLVE query: the ambiguous request it resolves (a place or a modify).
     resolves: type[PlaceOrder] | type[ModifyOrder] | None = None
+    #: A request policy held it back at least once.
+    gated: bool = False
 
 
 _Key = Cloid | Oid
@@ -142,7 +156,8 @@ class Executor:
         config: Concurrency, retry and backoff settings.
         stats: The runtime's counters, which it updates.
         budget: The request-weight budget every request spends from.
-        limiter: The runtime's bound on requests in flight.
+        limiter: The runtime's bound on requests in flight (cancels excepted).
+        policies: Which placements and modifies may go now; told of every answer.
         handle: Hands one event of an answer to the engine.
         changed: Told after each answer changed the engine.
         want_sync: Asks for a safety sync (the engine queued ``FetchOpenOrders``).
@@ -156,6 +171,7 @@ class Executor:
         stats: RuntimeStats,
         budget: WeightBudget,
         limiter: anyio.CapacityLimiter,
+        policies: RuntimePolicies,
         *,
         handle: Callable[[ExchangeEvent, float], None],
         changed: Callable[[float], None],
@@ -169,15 +185,18 @@ class Executor:
         #: The session's task group, which requests are sent in (None outside a session).
         self.task_group: anyio.abc.TaskGroup | None = None
         self._limiter = limiter
+        self.policies = policies
         self._handle = handle
         self._changed = changed
         self._want_sync = want_sync
         self._work = _Wake()
         # The books: keys with an unresolved request, commands held behind
-        # them, commands ready for the next round, retries by due time.
+        # them, commands ready for the next round, commands a policy holds
+        # back (unsent: their keys stay busy), retries by due time.
         self._busy: set[_Key] = set()
         self._held: dict[_Key, deque[_Item]] = {}
         self._ready: list[_Item] = []
+        self._gated: list[_Item] = []
         self._retries: list[tuple[float, int, _Item]] = []
         self._seq = itertools.count()
         self._in_flight = 0
@@ -187,17 +206,23 @@ class Executor:
         self._work.set()
 
     def is_busy(self, key: _Key | None) -> bool:
-        """Whether a request about the order keyed ``key`` is still unresolved."""
-        return key in self._busy
+        """Whether a request about the order keyed ``key`` may be on its way (one a
+        policy holds back was never sent)."""
+        return key in self._busy and all(_key(i.command) != key for i in self._gated)
 
     def idle(self) -> bool:
         """True when no command is in flight, held, waiting for a retry or ready."""
         return not (self._in_flight or self._busy or self._ready or self._retries)
 
     async def run(self) -> None:
-        """Send a round whenever there is work or a retry falls due (the runtime's task)."""
+        """Send a round whenever there is work, a retry falls due or a policy's hold
+        may end (the runtime's task)."""
         while True:
             due = self._retries[0][0] if self._retries else None
+            if self._gated:
+                reopens = self.policies.reopens_at(current_time())
+                if reopens is not None and (due is None or reopens < due):
+                    due = reopens
             await self._work.wait(due)
             self.dispatch(current_time())
 
@@ -224,9 +249,28 @@ class Executor:
             else:
                 self.stats.retries += 1
                 self._ready.append(self._readdressed(item))
+        if self._gated:
+            gated, self._gated = self._gated, []
+            for item in gated:
+                if self._still_wanted(item):
+                    self._ready.append(self._readdressed(item))
+                else:
+                    # Never sent: the engine moved on (a cancel asked meanwhile).
+                    self.stats.dropped += 1
+                    self._release(item.command)
         if not self._ready:
             return
-        ready, self._ready = self._ready, []
+        ready: list[_Item] = []
+        for item in self._ready:
+            if self.policies.holds(item.command, now):
+                if not item.gated:
+                    self.stats.gated += 1
+                self._gated.append(replace(item, gated=True))
+            else:
+                ready.append(item)
+        self._ready = []
+        if not ready:
+            return
         cancels = [i for i in ready if isinstance(i.command, CancelOrder)]
         modifies = [i for i in ready if isinstance(i.command, ModifyOrder)]
         places = [i for i in ready if isinstance(i.command, PlaceOrder)]
@@ -275,21 +319,31 @@ class Executor:
 
     async def _send(self, batch: list[_Item]) -> None:
         first = batch[0].command
-        kind = _kind(first)
-        weight = request_weight(first, len(batch))
         try:
-            async with self._limiter:
-                self.stats.throttled_s += await self.budget.take(weight)
-                self.stats.weight += weight
-                self.stats.requests[kind] += 1
-                self.stats.commands += len(batch)
-                results = await self._call(batch)
+            if isinstance(first, CancelOrder):
+                # Cancels keep the book safe: never behind other requests.
+                results = await self._spend_and_call(batch, safety=True)
+            else:
+                async with self._limiter:
+                    results = await self._spend_and_call(batch, safety=False)
             now = current_time()
             for item, result in zip(batch, results, strict=True):
                 self._settle(item, result, now)
+            self.policies.answered(results, now)
             self._changed(now)
         finally:
             self._in_flight -= 1
+
+    async def _spend_and_call(
+        self, batch: list[_Item], *, safety: bool
+    ) -> Sequence[CommandResult]:
+        first = batch[0].command
+        weight = request_weight(first, len(batch))
+        self.stats.throttled_s += await self.budget.take(weight, safety=safety)
+        self.stats.weight += weight
+        self.stats.requests[_kind(first)] += 1
+        self.stats.commands += len(batch)
+        return await self._call(batch)
 
     async def _call(self, batch: list[_Item]) -> Sequence[CommandResult]:
         commands = [item.command for item in batch]
@@ -355,7 +409,7 @@ class Executor:
         if isinstance(command, (CancelOrder, ModifyOrder)) and command.oid is not None:
             order = self._order_of(command)
             if order is not None and order.oid is not None and order.oid != command.oid:
-                return replace(item, command=replace(command, oid=order.oid))
+                return replace(item, command=msgspec.structs.replace(command, oid=order.oid))
         return item
 
     def _state_of(self, command: Command) -> OrderState | None:

@@ -67,6 +67,7 @@ class FillSync:
         limiter: The runtime's bound on requests in flight.
         handle: Hands one fetched fill to the engine.
         changed: Told after each fetch changed the engine.
+        refused: Told when the exchange refused a fetch for its rate limits.
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class FillSync:
         *,
         handle: Callable[[ExchangeEvent, float], None],
         changed: Callable[[float], None],
+        refused: Callable[[float], None] | None = None,
     ) -> None:
         self.source = source
         self.config = config
@@ -87,6 +89,7 @@ class FillSync:
         self._limiter = limiter
         self._handle = handle
         self._changed = changed
+        self._refused = refused
         self._lock = anyio.Lock()
         self._wake = _Wake()
         self._wanted = False
@@ -155,6 +158,8 @@ class FillSync:
                     self.stats.fill_syncs_failed += 1
                     if exc.rate_limited:
                         self.stats.rate_limited += 1
+                        if self._refused is not None:
+                            self._refused(current_time())
                     return False
             if self._reach_back is not None and self._reach_back >= start:
                 self._reach_back = None  # reached (catch_up may have asked further since)

@@ -49,6 +49,7 @@ class SnapshotSync:
         budget: The request-weight budget every request spends from.
         limiter: The runtime's bound on requests in flight.
         changed: Told after each snapshot changed the engine.
+        refused: Told when the exchange refused a fetch for its rate limits.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class SnapshotSync:
         limiter: anyio.CapacityLimiter,
         *,
         changed: Callable[[float], None],
+        refused: Callable[[float], None] | None = None,
     ) -> None:
         self.engine = engine
         self.adapter = adapter
@@ -69,6 +71,7 @@ class SnapshotSync:
         self.budget = budget
         self._limiter = limiter
         self._changed = changed
+        self._refused = refused
         self._lock = anyio.Lock()
         self._wake = _Wake()
         self._wanted = False
@@ -111,8 +114,10 @@ class SnapshotSync:
             self.stats.requests["open_orders"] += 1
             try:
                 snapshot = await self.adapter.open_orders()
-            except SnapshotUnavailable:
+            except SnapshotUnavailable as exc:
                 self.stats.syncs_failed += 1
+                if exc.rate_limited and self._refused is not None:
+                    self._refused(current_time())
                 return False
             now = current_time()
             self.engine.handle_snapshot(snapshot, now)

@@ -25,7 +25,7 @@ class RuntimeStats:
     """What the runtime did (counters; read them at any time)."""
 
     #: Requests sent, by kind (``place``, ``cancel``, ``modify``, ``query``,
-    #: ``open_orders``, ``fills``).
+    #: ``open_orders``, ``fills``, ``headroom``).
     requests: Counter[str] = field(default_factory=Counter)
     #: Commands carried by those requests (a batch of n counts n).
     commands: int = 0
@@ -42,6 +42,8 @@ class RuntimeStats:
     gave_up: int = 0
     #: Commands that waited for an earlier request about the same order.
     held: int = 0
+    #: Placements and modifies a backoff or the headroom gate held back (once each).
+    gated: int = 0
     #: Events handed to the engine (websocket and REST).
     events: int = 0
     #: Safety syncs applied, and fetches that returned no snapshot.
@@ -51,6 +53,8 @@ class RuntimeStats:
     fill_syncs: int = 0
     fills_fetched: int = 0
     fill_syncs_failed: int = 0
+    #: Headroom readings that failed (adapters offering them).
+    headroom_failed: int = 0
     #: Websocket reconnects reported by the adapter.
     reconnects: int = 0
     #: Request weight spent, and seconds spent waiting for weight budget.

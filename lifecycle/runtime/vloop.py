@@ -11,7 +11,12 @@ real clock and on a virtual one.
 jumps to the next timer whenever nothing is ready to run (the selector is
 polled without blocking and then "waits" by advancing the clock), and that
 reads at least a timer's deadline when the timer runs (asyncio would run it up
-to a nanosecond early, and a virtual clock would then never move on). With
+to a nanosecond early, and a virtual clock would then never move on). asyncio
+runs a timer when its deadline is before the clock plus the clock's
+resolution; far from zero (an epoch start) a nanosecond is below the float
+spacing of the clock, the sum rounds back to the clock, and a timer due
+exactly now would never run while the loop spun in place: the loop's
+resolution is therefore never less than a few float steps of its clock. With
 :func:`run_virtual` an hour of trading against the simulated exchange runs as
 fast as the CPU allows, under anyio's asyncio backend.
 
@@ -28,6 +33,7 @@ meant to agree.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 import time
 from collections.abc import Awaitable, Callable
@@ -128,7 +134,19 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = float(start)
+        self._resolution = time.get_clock_info("monotonic").resolution
         super().__init__(_VirtualSelector(self))
+
+    @property
+    def _clock_resolution(self) -> float:
+        """How early asyncio may run a timer: never less than a few float steps of
+        the clock, so that a timer due now runs however large the clock reads."""
+        return max(self._resolution, 4 * math.ulp(self._virtual_now))
+
+    @_clock_resolution.setter
+    def _clock_resolution(self, value: float) -> None:
+        # asyncio sets it once, from the real clock.
+        self._resolution = value
 
     def time(self) -> float:
         """The virtual time."""
