@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.core.events import OrderFilled
+from lifecycle.core.states import WORKING
 from lifecycle.engine.facade import Engine
 from lifecycle.policy.reconciler import Book
 from lifecycle.runtime import (
@@ -162,11 +163,18 @@ class _Bot:
             alarm=Alarm(),
         )
         runtime = Runtime(
-            engine, adapter, _runtime_config(spec, self.profile), observer=self.referee
+            engine, adapter, _runtime_config(spec, self.profile), observer=self.referee,
+            rng=random.Random(f"{spec.seed}/runtime"),
         )
         quoter = spec.quoter
 
         def quote(now: float) -> None:
+            # With nothing of ours resting, a cycle places only as a recovery the
+            # runtime allows (headroom, and not sooner than its cooldown).
+            if not any(o.state in WORKING for o in engine.registry) and not (
+                runtime.try_recovery(now)
+            ):
+                return
             bid, ask = exchange.bbo()
             quoter.quote(engine, Book(best_bid=bid, best_ask=ask, at=now), now)
 
