@@ -35,7 +35,13 @@ demo: $(STAMP) dot
 	$(BIN)/lifecycle diagram --out diagrams
 	$(BIN)/lifecycle simulate
 
-bench: $(STAMP)
+PEERS_STAMP := $(VENV)/.peers-installed
+
+$(PEERS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep,peers]'
+	touch $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)
 	BENCH_JSON=$(BENCH_JSON) $(BIN)/python bench/run.py
 
 diagrams: $(STAMP) dot
