@@ -126,7 +126,6 @@ from lifecycle.core.commands import CancelOrder, PlaceOrder
 from lifecycle.core.events import OrderAccepted, OrderCanceled, OrderFilled
 from lifecycle.core.ids import Cloid, CloidFactory, Oid, Tid
 from lifecycle.core.order import Order, Side
-from lifecycle.core.records import positional
 from lifecycle.core.states import GoneReason, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.engine.facade import Engine
@@ -348,7 +347,6 @@ def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
     for (source, trigger), dest in TABLE.items():
         moves[source][trigger] = (dest, (trigger, dest))
     prefix = CloidFactory(config.namespace).next()[:-16]
-    place_order, cancel_order = positional(PlaceOrder), positional(CancelOrder)
     new, new_str = object.__new__, str.__new__
     by_cloid: dict[Cloid | None, Order] = {}
     by_oid: dict[Oid | None, Order] = {}
@@ -391,7 +389,7 @@ def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
         order._history = []
         order._history_origin = pending
         by_cloid[cloid] = order
-        outbox.append(place_order(cloid, buy, price, size))
+        outbox.append(PlaceOrder(cloid=cloid, side=buy, price=price, size=size))
         # drain: each placement sent moves its order PENDING -> EXPECTED
         sent, outbox = outbox, []
         for command in sent:
@@ -458,7 +456,7 @@ def lifecycle_floor_run(n: int = LIFECYCLE_ORDERS) -> float:
         history += (later, step)
         if len(history) > longest:
             del history[:2]
-        outbox.append(cancel_order(o.cloid, o.oid))
+        outbox.append(CancelOrder(cloid=o.cloid, oid=o.oid))
         sent, outbox = outbox, []
         # canceled: CANCELLING -> GONE(canceled), a tombstone
         ack = OrderCanceled(cloid=cloid, oid=Oid(i))
@@ -666,7 +664,7 @@ def bytes_run(n: int = MEMORY_ORDERS) -> float:
 
 def sim_run(duration_s: float = SIM_SECONDS) -> float:
     """Simulated seconds per wall second of one default-profile simulation."""
-    from lifecycle.sim.simulate import SimulationSpec, run_simulation
+    from lifecycle.sim import SimulationSpec, run_simulation
 
     package_log = logging.getLogger("lifecycle")
     level = package_log.level

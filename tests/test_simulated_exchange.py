@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+import msgspec
 import pytest
 from lifecycle.adapters.simulated import (
     EXCHANGE_CANCEL_STATUSES,
@@ -276,7 +277,7 @@ def test_place_post_only_crossing_rejected_bad_alo_px() -> None:
 
 def test_place_reduce_only_without_position_rejected() -> None:
     ex = exchange()
-    command = dataclasses.replace(quote(ex, factory()), reduce_only=True)
+    command = msgspec.structs.replace(quote(ex, factory()), reduce_only=True)
     response, _ = answer(ex, ex.submit(command, 0.0))
     (rejected,) = only_result(response).events
     assert isinstance(rejected, OrderRejected) and rejected.status == "reduceOnlyRejected"

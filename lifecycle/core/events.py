@@ -1,9 +1,17 @@
 """Inbound facts: what the exchange (or the safety sync) reports.
 
-Events are frozen, keyword-only dataclasses named in the past tense. Adapters
-build them from wire messages and classify the exchange's words (a cancel
-answer, a status string) into the fields below, so the core never parses
-exchange vocabulary; the exchange's own word is kept in ``status`` for reports.
+Events are frozen, keyword-only :class:`~lifecycle.core.records.Record` structs
+named in the past tense. Adapters build them from wire messages and classify
+the exchange's words (a cancel answer, a status string) into the fields below,
+so the core never parses exchange vocabulary; the exchange's own word is kept
+in ``status`` for reports.
+
+Each event checks its fields when it is built (see
+:mod:`lifecycle.core.records`): cloids are stored canonical; oids and trade ids
+are ``int`` >= 0; prices and sizes finite ``Decimal`` > 0; sides and outcomes
+members of their enums; flags ``bool`` and words ``str`` (Unicode text). A
+bad value raises ``TypeError`` or ``ValueError`` naming the class, the field
+and the value.
 """
 
 from __future__ import annotations
@@ -13,7 +21,14 @@ from decimal import Decimal
 
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Side
-from lifecycle.core.records import record
+from lifecycle.core.records import (
+    Record,
+    bad_type,
+    canonical_cloid,
+    check_id,
+    check_positive,
+    check_text,
+)
 
 __all__ = [
     "CancelRejected",
@@ -30,17 +45,30 @@ __all__ = [
     "StatusOutcome",
 ]
 
+# Decimal against Decimal: half the cost of comparing with the int 0.
+_ZERO = Decimal(0)
 
-@record
-class OrderAccepted:
+# Every __post_init__ below tests the common case inline and leaves the rest
+# (rarer valid forms, and the error) to the checks of records.py: events are
+# built on every exchange message.
+
+
+class OrderAccepted(Record, frozen=True, kw_only=True):
     """The order rests on the book: a REST ``resting``, a ws ``open`` or a snapshot row."""
 
     cloid: Cloid | None = None
     oid: Oid
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid.__class__ is not int or oid < 0:
+            check_id(self, "oid", oid)
 
-@record
-class OrderRejected:
+
+class OrderRejected(Record, frozen=True, kw_only=True):
     """The exchange refused the placement (``status``: ``tickRejected``, ...)."""
 
     cloid: Cloid | None = None
@@ -48,9 +76,20 @@ class OrderRejected:
     status: str = "rejected"
     message: str = ""
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid is not None and (oid.__class__ is not int or oid < 0):
+            check_id(self, "oid", oid)
+        if self.status.__class__ is not str or not self.status.isascii():
+            check_text(self, "status", self.status)
+        if self.message.__class__ is not str or not self.message.isascii():
+            check_text(self, "message", self.message)
 
-@record
-class OrderFilled:
+
+class OrderFilled(Record, frozen=True, kw_only=True):
     """One fill. ``tid`` is the trade id that de-duplicates it."""
 
     cloid: Cloid | None = None
@@ -60,9 +99,27 @@ class OrderFilled:
     price: Decimal
     size: Decimal
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid is not None and (oid.__class__ is not int or oid < 0):
+            check_id(self, "oid", oid)
+        tid = self.tid
+        if tid.__class__ is not int or tid < 0:
+            check_id(self, "tid", tid)
+        if self.side.__class__ is not Side:
+            bad_type(self, "side", self.side, Side)
+        price = self.price
+        if price.__class__ is not Decimal or not price.is_finite() or price <= _ZERO:
+            check_positive(self, "price", price)
+        size = self.size
+        if size.__class__ is not Decimal or not size.is_finite() or size <= _ZERO:
+            check_positive(self, "size", size)
 
-@record
-class OrderCanceled:
+
+class OrderCanceled(Record, frozen=True, kw_only=True):
     """The order was canceled.
 
     ``exchange_initiated`` is True for the exchange's own cancels
@@ -75,9 +132,20 @@ class OrderCanceled:
     status: str = "canceled"
     exchange_initiated: bool = False
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid is not None and (oid.__class__ is not int or oid < 0):
+            check_id(self, "oid", oid)
+        if self.status.__class__ is not str or not self.status.isascii():
+            check_text(self, "status", self.status)
+        if self.exchange_initiated.__class__ is not bool:
+            bad_type(self, "exchange_initiated", self.exchange_initiated, bool)
 
-@record
-class CancelRejected:
+
+class CancelRejected(Record, frozen=True, kw_only=True):
     """A cancel request was refused.
 
     ``order_gone`` is True when the refusal says the order no longer rests
@@ -89,9 +157,11 @@ class CancelRejected:
     order_gone: bool
     message: str = ""
 
+    def __post_init__(self) -> None:
+        _check_refusal(self)
 
-@record
-class OrderModified:
+
+class OrderModified(Record, frozen=True, kw_only=True):
     """A modify succeeded; ``oid`` is the order's oid now (it may be new)."""
 
     cloid: Cloid | None = None
@@ -100,9 +170,25 @@ class OrderModified:
     price: Decimal
     size: Decimal
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid.__class__ is not int or oid < 0:
+            check_id(self, "oid", oid)
+        old_oid = self.old_oid
+        if old_oid is not None and (old_oid.__class__ is not int or old_oid < 0):
+            check_id(self, "old_oid", old_oid)
+        price = self.price
+        if price.__class__ is not Decimal or not price.is_finite() or price <= _ZERO:
+            check_positive(self, "price", price)
+        size = self.size
+        if size.__class__ is not Decimal or not size.is_finite() or size <= _ZERO:
+            check_positive(self, "size", size)
 
-@record
-class ModifyRejected:
+
+class ModifyRejected(Record, frozen=True, kw_only=True):
     """A modify was refused; ``order_gone`` as for :class:`CancelRejected`
     ("Cannot modify canceled or filled order")."""
 
@@ -110,6 +196,23 @@ class ModifyRejected:
     oid: Oid | None = None
     order_gone: bool
     message: str = ""
+
+    def __post_init__(self) -> None:
+        _check_refusal(self)
+
+
+def _check_refusal(event: CancelRejected | ModifyRejected) -> None:
+    """The checks of the two refusals, which have the same fields."""
+    cloid = event.cloid
+    if cloid.__class__ is not Cloid and cloid is not None:
+        canonical_cloid(event, "cloid")
+    oid = event.oid
+    if oid is not None and (oid.__class__ is not int or oid < 0):
+        check_id(event, "oid", oid)
+    if event.order_gone.__class__ is not bool:
+        bad_type(event, "order_gone", event.order_gone, bool)
+    if event.message.__class__ is not str or not event.message.isascii():
+        check_text(event, "message", event.message)
 
 
 class StatusOutcome(enum.Enum):
@@ -123,8 +226,7 @@ class StatusOutcome(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-@record
-class OrderStatusReport:
+class OrderStatusReport(Record, frozen=True, kw_only=True):
     """The answer to a status query by cloid or oid."""
 
     cloid: Cloid | None = None
@@ -132,9 +234,20 @@ class OrderStatusReport:
     outcome: StatusOutcome
     status: str = ""
 
+    def __post_init__(self) -> None:
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        oid = self.oid
+        if oid is not None and (oid.__class__ is not int or oid < 0):
+            check_id(self, "oid", oid)
+        if self.outcome.__class__ is not StatusOutcome:
+            bad_type(self, "outcome", self.outcome, StatusOutcome)
+        if self.status.__class__ is not str or not self.status.isascii():
+            check_text(self, "status", self.status)
 
-@record
-class OrphanSeen:
+
+class OrphanSeen(Record, frozen=True, kw_only=True):
     """The safety sync saw an exchange order that matches no cloid or oid we know."""
 
     oid: Oid
@@ -143,12 +256,32 @@ class OrphanSeen:
     price: Decimal
     size: Decimal
 
+    def __post_init__(self) -> None:
+        oid = self.oid
+        if oid.__class__ is not int or oid < 0:
+            check_id(self, "oid", oid)
+        cloid = self.cloid
+        if cloid.__class__ is not Cloid and cloid is not None:
+            canonical_cloid(self, "cloid")
+        if self.side.__class__ is not Side:
+            bad_type(self, "side", self.side, Side)
+        price = self.price
+        if price.__class__ is not Decimal or not price.is_finite() or price <= _ZERO:
+            check_positive(self, "price", price)
+        size = self.size
+        if size.__class__ is not Decimal or not size.is_finite() or size <= _ZERO:
+            check_positive(self, "size", size)
 
-@record
-class OrphanVanished:
+
+class OrphanVanished(Record, frozen=True, kw_only=True):
     """An orphan is absent from a fresh snapshot."""
 
     oid: Oid
+
+    def __post_init__(self) -> None:
+        oid = self.oid
+        if oid.__class__ is not int or oid < 0:
+            check_id(self, "oid", oid)
 
 
 ExchangeEvent = (

@@ -14,13 +14,13 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from lifecycle.core.ids import Cloid, Oid, Tid
-from lifecycle.core.records import record
+from lifecycle.core.records import Record, check_id, check_positive, check_time
 from lifecycle.core.states import GoneReason, OrderState, Trigger
 
 __all__ = ["Fill", "Order", "Side", "TransitionRecord"]
 
 _ZERO = Decimal(0)
-_PENDING = OrderState.PENDING
+_INF = float("inf")
 _new = object.__new__
 
 
@@ -48,14 +48,32 @@ class Side(enum.Enum):
         return 1 if self is Side.BUY else -1
 
 
-@record
-class Fill:
-    """One execution against an order, keyed by its trade id."""
+class Fill(Record, frozen=True, kw_only=True):
+    """One execution against an order, keyed by its trade id.
+
+    Checked when built, as events are (see :mod:`lifecycle.core.records`): ``tid``
+    an ``int`` >= 0, ``price`` and ``size`` finite ``Decimal`` > 0, ``at`` a
+    finite time.
+    """
 
     tid: Tid
     price: Decimal
     size: Decimal
     at: float
+
+    def __post_init__(self) -> None:
+        tid = self.tid
+        if tid.__class__ is not int or tid < 0:
+            check_id(self, "tid", tid)
+        price = self.price
+        if price.__class__ is not Decimal or not price.is_finite() or price <= _ZERO:
+            check_positive(self, "price", price)
+        size = self.size
+        if size.__class__ is not Decimal or not size.is_finite() or size <= _ZERO:
+            check_positive(self, "size", size)
+        at = self.at
+        if at.__class__ is not float or not -_INF < at < _INF:
+            check_time(self, "at", at)
 
 
 class TransitionRecord(NamedTuple):
@@ -161,6 +179,7 @@ class Order:
         here as in ``__init__`` (a test compares the two slot by slot).
         """
         _check_terms(price, size)
+        pending = OrderState.PENDING
         self = _new(cls)
         self.cloid = cloid
         self.oid = None
@@ -169,7 +188,7 @@ class Order:
         self.price = price
         self.size = size
         self.filled = _ZERO
-        self.state = _PENDING
+        self.state = pending
         self.reason = None
         self.requested = None
         self.status = None
@@ -178,7 +197,7 @@ class Order:
         self._entries = 0
         self._fills = None
         self._history = []
-        self._history_origin = _PENDING
+        self._history_origin = pending
         return self
 
     @property

@@ -1,44 +1,192 @@
-"""``record``: a frozen, keyword-only dataclass stored as a tuple, cheap to build.
+"""Records: the immutable values that cross the engine's boundary.
 
-Events and commands are built on the hot path, where a frozen dataclass costs
-the most: its ``__init__`` has to write every field past the frozen
-``__setattr__`` (``object.__setattr__``, or a slot descriptor's ``__set__``),
-one C call per field. A ``record`` class is a ``tuple`` subclass instead: the
-constructor hands all the values to ``tuple.__new__`` at once, and each field
-is read through a C descriptor on its index, as a ``namedtuple``'s are.
+Theory of operation
+-------------------
+Events, commands and fills are :class:`Record` classes: ``msgspec.Struct``
+subclasses that are frozen, keyword-only and untracked by the garbage
+collector (their fields are numbers, strings, decimals and enum members, which
+cannot form a reference cycle). msgspec builds an instance in C, so a struct
+costs less to construct than a frozen dataclass, and less memory than a tuple.
+A record has the dataclass ``repr``, compares equal only to an instance of its
+own class with equal fields, is hashable, has no ordering, pickles, and is
+copied with changes by ``msgspec.structs.replace``. Assigning or deleting an
+attribute raises ``AttributeError``.
 
-Everything a frozen, keyword-only dataclass offers is kept, with the same
-behaviour:
+Every record class validates its fields once, in ``__post_init__``, which
+msgspec runs after construction and also after decoding, ``replace``,
+``copy.deepcopy`` and unpickling. A value the engine would misapply (a NaN or
+float size, a side given as the string ``"buy"``, an oid given as text) raises
+there, where it enters, with a message that names the class, the field and the
+value; a cloid in any accepted form (see :class:`~lifecycle.core.ids.Cloid`) is
+stored canonical, so the engine's indexes find it. Each ``__post_init__`` tests
+the common case inline (the exact type, in range) and calls one of the checks
+below only when that test fails: either to accept a rarer valid form (a UUID
+cloid, an ``int`` subclass) or to raise. The checks are therefore the slow
+half, and they decide.
 
-* construction by keyword only, with the declared defaults; a missing,
-  unknown or positional argument raises ``TypeError``;
-* ``dataclasses.fields``, ``dataclasses.is_dataclass``, ``dataclasses.replace``
-  and ``dataclasses.asdict`` (the class carries the dataclass metadata);
-* assigning or deleting any attribute raises
-  :class:`dataclasses.FrozenInstanceError`;
-* equality only between instances of the same class, field by field (a record
-  never equals a plain tuple nor a record of another class with the same
-  values); ordering comparisons raise ``TypeError``; the hash is the hash of
-  the tuple of field values, as a frozen dataclass's is;
-* the dataclass ``repr`` (``OrderAccepted(cloid=..., oid=...)``); pickling and
-  ``copy``.
+Record classes carry a tag for msgspec's tagged unions: the field ``"kind"``
+holds the class name, so a union of record classes encodes and decodes as one
+schema (the journal's codec relies on it). Decoding refuses a field the class
+does not have.
 
-Being tuples, records also have ``len``, iteration and indexing, and
-``"%s" % record`` takes their fields as the arguments (write
-``"%s" % (record,)``); nothing in the package relies on that.
-
-:func:`positional` gives the engine a constructor taking the fields by
-position, for records it builds itself on the hot path.
+:func:`record` is the older, dataclass-based way to make such values (a
+frozen, keyword-only dataclass stored as a tuple), without validation; values
+outside the core that are not structs yet (the runtime's adapter results)
+still use it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import math
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from operator import itemgetter
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, NoReturn, TypeVar, dataclass_transform
 
-__all__ = ["positional", "record"]
+import msgspec
+
+from lifecycle.core.errors import InvalidCloid
+from lifecycle.core.ids import Cloid
+
+__all__ = [
+    "Record",
+    "bad_type",
+    "canonical_cloid",
+    "check_id",
+    "check_positive",
+    "check_text",
+    "check_time",
+    "record",
+]
+
+# Stores a field of a frozen struct; __post_init__ uses it for canonical cloids
+# (object.__setattr__ refuses msgspec's structs).
+_force_setattr = msgspec.structs.force_setattr
+
+
+class Record(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    gc=False,
+    tag_field="kind",
+    tag=True,
+    forbid_unknown_fields=True,
+):
+    """Base of the engine's immutable values: events, commands and fills.
+
+    A subclass repeats ``frozen=True, kw_only=True``: msgspec applies
+    ``kw_only`` per class, and type checkers read ``frozen`` per class. It
+    validates its own fields in ``__post_init__`` (see the module).
+    """
+
+
+def _where(owner: object, field: str) -> str:
+    return f"{type(owner).__name__}.{field}"
+
+
+def canonical_cloid(owner: Record, field: str) -> None:
+    """Store the cloid field ``field`` of ``owner`` in canonical form.
+
+    Called for a value that is not a :class:`Cloid` already: a ``str`` in any
+    accepted form or a :class:`uuid.UUID`.
+
+    Raises:
+        TypeError: The value is neither a ``str`` nor a ``uuid.UUID``.
+        InvalidCloid: A string in none of the accepted forms (a ``ValueError``).
+    """
+    value = getattr(owner, field)
+    if not isinstance(value, str | uuid.UUID):
+        raise TypeError(
+            f"{_where(owner, field)} must be a cloid (a str or uuid.UUID), got {value!r}"
+        )
+    try:
+        cloid = Cloid(value)
+    except InvalidCloid:
+        raise InvalidCloid(
+            f"{_where(owner, field)} must be a cloid (0x + 32 hex digits or a UUID), "
+            f"got {value!r}"
+        ) from None
+    _force_setattr(owner, field, cloid)
+
+
+def check_id(owner: Record, field: str, value: object) -> None:
+    """Accept an exchange id (an ``int`` >= 0, ``bool`` excluded), or raise.
+
+    Raises:
+        TypeError: Not an ``int``, or a ``bool``.
+        ValueError: A negative ``int``.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{_where(owner, field)} must be an int >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{_where(owner, field)} must be an int >= 0, got {value!r}")
+
+
+def check_positive(owner: Record, field: str, value: object) -> None:
+    """Accept a price or size (a finite ``Decimal`` > 0), or raise.
+
+    Raises:
+        TypeError: Not a ``Decimal`` (a float or a string is refused: converting
+            either here would hide the caller's loss of precision or parsing).
+        ValueError: NaN, infinite, zero or negative.
+    """
+    message = f"{_where(owner, field)} must be a finite Decimal > 0, got {value!r}"
+    if not isinstance(value, Decimal):
+        raise TypeError(message)
+    if not (value.is_finite() and value > 0):
+        raise ValueError(message)
+
+
+def check_text(owner: Record, field: str, value: object) -> None:
+    """Accept text (a ``str``, subclasses included, without lone surrogates), or raise.
+
+    A lone surrogate (``"\\ud800"``, from a JSON escape) is no Unicode
+    character: no UTF-8 writer, the journal's included, can write it.
+
+    Raises:
+        TypeError: Not a ``str``.
+        ValueError: A ``str`` holding a lone surrogate.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{_where(owner, field)} must be a str, got {value!r}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{_where(owner, field)} must be Unicode text (no lone surrogates), got {value!r}"
+        ) from None
+
+
+def check_time(owner: Record, field: str, value: object) -> None:
+    """Accept an engine time (a finite ``float`` or ``int``, not ``bool``), or raise.
+
+    Raises:
+        TypeError: Not a ``float`` or ``int``, or a ``bool``.
+        ValueError: NaN or infinite.
+    """
+    message = f"{_where(owner, field)} must be a finite time in seconds, got {value!r}"
+    if not isinstance(value, float | int) or isinstance(value, bool):
+        raise TypeError(message)
+    if not math.isfinite(value):
+        raise ValueError(message)
+
+
+def bad_type(owner: Record, field: str, value: object, expected: type) -> NoReturn:
+    """Raise ``TypeError`` for a value whose class is not ``expected``.
+
+    For fields whose type has no subclasses to accept (``bool``, enums with members).
+    """
+    what = f"a {expected.__name__} member" if issubclass(expected, enum.Enum) else (
+        f"a {expected.__name__}"
+    )
+    raise TypeError(f"{_where(owner, field)} must be {what}, got {value!r}")
+
+
+# --- record: dataclass-based values, for what is not a struct yet ------------------------
 
 _C = TypeVar("_C", bound=type)
 _T = TypeVar("_T")
@@ -54,9 +202,6 @@ except ImportError:  # pragma: no cover - other Python implementations
     def _tuplegetter(index: int, doc: str | None) -> Any:
         return property(itemgetter(index), doc=doc)
 
-
-#: The positional constructor of each record class (see :func:`positional`).
-_POSITIONAL: dict[type, Callable[..., Any]] = {}
 
 # Class attributes of the dataclass that the record class must not copy: the
 # descriptors of the instance dict, which a record has not.
@@ -119,7 +264,21 @@ def _reduce(self: tuple[Any, ...]) -> tuple[Any, ...]:
 
 @dataclass_transform(frozen_default=True, kw_only_default=True)
 def record(cls: _C) -> _C:
-    """Make ``cls`` a frozen, keyword-only dataclass stored as a tuple (see the module)."""
+    """Make ``cls`` a frozen, keyword-only dataclass stored as a tuple.
+
+    The constructor hands all the values to ``tuple.__new__`` at once, and each
+    field is read through a C descriptor on its index, as a ``namedtuple``'s
+    are. Everything a frozen, keyword-only dataclass offers is kept:
+    construction by keyword only, with the declared defaults (a missing,
+    unknown or positional argument raises ``TypeError``);
+    ``dataclasses.fields``, ``replace`` and ``asdict``; assigning or deleting
+    an attribute raises :class:`dataclasses.FrozenInstanceError`; equality
+    only between instances of the same class (never with a plain tuple);
+    ordering comparisons raise ``TypeError``; the hash of the tuple of field
+    values; the dataclass ``repr``; pickling and ``copy``. Being tuples,
+    records also have ``len``, iteration and indexing; nothing in the package
+    relies on that. Fields are not validated.
+    """
     # The dataclass machinery decides the fields, their defaults and the repr.
     made: Any = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
     fields = dataclasses.fields(made)
@@ -136,15 +295,7 @@ def record(cls: _C) -> _C:
             params.append(f.name)
     values = "".join(f"{name}, " for name in names)
     signature = f"cls, *, {', '.join(params)}" if params else "cls"
-    # By position, a field with a default may be left out only if all after it may.
-    required = max((i + 1 for i, f in enumerate(fields) if f.default is dataclasses.MISSING),
-                   default=0)
-    positional_signature = ", ".join(names[:required] + params[required:])
-    exec(
-        f"def __new__({signature}):\n    return _tuple_new(cls, ({values}))\n"
-        f"def make({positional_signature}):\n    return _tuple_new(_cls, ({values}))\n",
-        namespace,
-    )
+    exec(f"def __new__({signature}):\n    return _tuple_new(cls, ({values}))\n", namespace)
     body = {k: v for k, v in vars(made).items() if k not in _NOT_COPIED}
     del body["__init__"]  # the tuple is complete once __new__ returns
     for i, f in enumerate(fields):
@@ -168,23 +319,5 @@ def record(cls: _C) -> _C:
     if not fields:  # an empty tuple is false; a dataclass instance is not
         body["__bool__"] = lambda self: True
     result: Any = type(made.__name__, (tuple,), body)
-    namespace["_cls"] = result
-    make = namespace["make"]
-    make.__qualname__ = f"{made.__qualname__}.<positional>"
-    _POSITIONAL[result] = make
     typed: _C = result
     return typed
-
-
-def positional(cls: Callable[..., _T]) -> Callable[..., _T]:
-    """Return a constructor of the record class ``cls`` taking its fields by position.
-
-    The arguments are the fields in declaration order; the fields after the
-    last one without a default may be left out and take their defaults. The
-    result equals the keyword construction. Meant for the engine's hot
-    path, where the keyword call's argument handling is the larger cost.
-
-    Raises:
-        KeyError: ``cls`` is not a record class.
-    """
-    return _POSITIONAL[cls]  # type: ignore[index]

@@ -45,7 +45,6 @@ from lifecycle.core.errors import IllegalTransition, TimeWentBackwards, UnknownO
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
 from lifecycle.core.machine import OrderMachine
 from lifecycle.core.order import Order, Side
-from lifecycle.core.records import positional
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.core.timers import StateTimers
 from lifecycle.engine.interpret import Interpreter
@@ -66,9 +65,6 @@ T = Trigger
 _PENDING = S.PENDING
 _SUBMIT = T.SUBMIT
 _CANCEL_REQUEST = T.CANCEL_REQUEST
-# Commands the engine builds on every order, by position (no keyword handling).
-_place_order = positional(PlaceOrder)
-_cancel_order = positional(CancelOrder)
 
 
 class Engine:
@@ -187,7 +183,7 @@ class Engine:
             cloid = self.cloids.next()
         order = self._new_order(cloid, side, price, size, now)
         self.registry.add(order)
-        self._outbox.append(_place_order(cloid, side, price, size))
+        self._outbox.append(PlaceOrder(cloid=cloid, side=side, price=price, size=size))
         return order
 
     def cancel(self, key: Order | Cloid | Oid, now: float) -> Order:
@@ -218,7 +214,7 @@ class Engine:
             self._fire(order, T.ABANDON, now)
             return order
         self._fire(order, _CANCEL_REQUEST, now)
-        self._outbox.append(_cancel_order(order.cloid, order.oid))
+        self._outbox.append(CancelOrder(cloid=order.cloid, oid=order.oid))
         return order
 
     def modify(

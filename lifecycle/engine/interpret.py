@@ -31,7 +31,6 @@ from lifecycle.core.events import (
 )
 from lifecycle.core.ids import Oid
 from lifecycle.core.order import Fill, Order
-from lifecycle.core.records import positional
 from lifecycle.core.states import DISCOVERED, OrderState, Trigger
 from lifecycle.engine.host import InterpreterHost
 
@@ -65,8 +64,6 @@ _ORPHAN_SEEN = T.ORPHAN_SEEN
 _ORPHAN_VANISHED = T.ORPHAN_VANISHED
 _REJECT = T.REJECT
 _SUPERSEDED = T.SUPERSEDED
-
-_fill = positional(Fill)  # by position: the keyword call costs more on every fill
 
 #: Oids whose early fills are kept until the oid is bound to an order.
 _PARKED_OIDS = 1024
@@ -239,7 +236,7 @@ class Interpreter:
 
     def _apply_fill(self, order: Order, event: OrderFilled, now: float) -> None:
         """Record a fill the ledger already counted, and fire what it means."""
-        if not order.add_fill(_fill(event.tid, event.price, event.size, now)):
+        if not order.add_fill(Fill(tid=event.tid, price=event.price, size=event.size, at=now)):
             return
         prior = order.prior_oids  # usually empty: then the oids need not be compared
         if prior and event.oid is not None and event.oid in prior and event.oid != order.oid:
