@@ -1,8 +1,11 @@
-"""Hyperliquid price and size rules: rounding direction, ticks, truncation, notional."""
+"""Hyperliquid price and size rules: rounding direction, ticks, truncation, notional,
+and the integer grid of prices and sizes that gives the same answers."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import random
+import re
+from decimal import Decimal, InvalidOperation
 
 import pytest
 
@@ -17,6 +20,7 @@ from lifecycle.policy.pricing import (
     tick_at,
     truncate_size,
 )
+from lifecycle.policy.ticks import Grid, exact, threshold
 
 D = Decimal
 
@@ -232,3 +236,69 @@ def test_meets_min_notional_negative_minimum_raises_naming_field() -> None:
 def test_notional_negative_size_raises_naming_size() -> None:
     with pytest.raises(ValueError, match="size must be a finite number >= 0"):
         notional(D("100"), D("-1"))
+
+
+# --- the integer grid (lifecycle.policy.ticks) --------------------------------------------
+
+
+def _samples(seed: int, count: int) -> list[Decimal]:
+    """Prices and sizes across the magnitudes an asset may have, many decimals deep."""
+    rng = random.Random(seed)
+    out = [D("0.00001234"), D("0.1"), D("1"), D("9.99995"), D("99999.5"), D("100000"), D("1E+3")]
+    for _ in range(count):
+        digits = rng.randint(1, 12)
+        exponent = rng.randint(-10, 6)
+        out.append(D(rng.randint(1, 10**digits - 1)).scaleb(exponent - digits + 1))
+    return out
+
+
+@pytest.mark.parametrize("sz_decimals", range(6))
+@pytest.mark.parametrize("spot", [False, True])
+def test_grid_rounds_and_truncates_as_the_decimal_functions(sz_decimals: int, spot: bool) -> None:
+    rules = AssetRules.spot(sz_decimals) if spot else AssetRules.perp(sz_decimals)
+    grid = Grid(rules)
+    unit = D(1).scaleb(-rules.max_decimals)
+    for value in _samples(sz_decimals * 2 + spot, 300):
+        for side in (Side.BUY, Side.SELL):
+            try:
+                expected = round_price(value, rules, side)
+            except ValueError as exc:
+                with pytest.raises(ValueError, match=re.escape(str(exc))):
+                    grid.round_price(value, side)
+                continue
+            units = grid.round_price(value, side)
+            assert D(units) * unit == expected
+            shown = grid.price(units)
+            assert (repr(shown), shown.as_tuple()) == (repr(expected), expected.as_tuple())
+            assert grid.price_units(expected) == units
+        truncated = truncate_size(value, rules)
+        lots = grid.truncate_size(value)
+        shown = grid.size(lots)
+        assert (repr(shown), shown.as_tuple()) == (repr(truncated), truncated.as_tuple())
+
+
+def test_grid_reads_off_grid_values_as_none_and_exact_gives_the_least_scale() -> None:
+    grid = Grid(AssetRules.perp(2))  # prices to 4 decimals, sizes to 2
+    assert grid.price_units(D("100.0001")) == 1_000_001
+    assert grid.price_units(D("100.00001")) is None
+    assert grid.size_lots(D("0.125")) is None
+    assert exact(D("100.00001")) == (10_000_001, 5)
+    assert exact(D("1E+3")) == (1000, 0)
+    assert exact(D("0.0125")) == (125, 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "per", "expected"),
+    [(22.5, 10_000, (45, 20_000)), (0.1, 100, (1, 1_000)), (3, 10_000, (3, 10_000)),
+     (float("inf"), 1, (1, 0)), (float("-inf"), 1, (-1, 0))],
+)
+def test_threshold_reads_the_shortest_repr_exactly(
+    value: float, per: int, expected: tuple[int, int]
+) -> None:
+    assert threshold(value, per) == expected
+
+
+def test_threshold_nan_raises_invalid_operation_when_compared() -> None:
+    num, den = threshold(float("nan"), 10_000)
+    with pytest.raises(InvalidOperation):
+        assert 1 * den <= num * 100

@@ -718,15 +718,26 @@ def test_plan_asks_not_best_first_raise_naming_field(session: Session) -> None:
         plan_for(reconciler(), session, ladder([], ["101", "100.9"]))
 
 
-@pytest.mark.parametrize("price", ["0", "-1", "NaN"])
-def test_plan_non_positive_level_price_raises_naming_field(session: Session, price: str) -> None:
-    with pytest.raises(ValueError, match=r"ladder\.asks\[0\]\.price"):
-        plan_for(reconciler(), session, ladder([], [price]))
+@pytest.mark.parametrize("price", ["0", "-1", "NaN", "Infinity"])
+def test_level_non_positive_price_raises_naming_field(price: str) -> None:
+    with pytest.raises(ValueError, match=r"Level\.price must be a finite Decimal > 0"):
+        Level(price=D(price), size=D(1))
 
 
-def test_plan_non_positive_level_size_raises_naming_field(session: Session) -> None:
-    with pytest.raises(ValueError, match=r"ladder\.bids\[0\]\.size"):
-        plan_for(reconciler(), session, ladder([("100", "0")]))
+@pytest.mark.parametrize("size", ["0", "-1", "NaN"])
+def test_level_non_positive_size_raises_naming_field(size: str) -> None:
+    with pytest.raises(ValueError, match=r"Level\.size must be a finite Decimal > 0"):
+        Level(price=D(100), size=D(size))
+
+
+def test_level_price_not_a_decimal_raises_naming_field() -> None:
+    with pytest.raises(ValueError, match=r"Level\.price"):
+        Level(price=100.0, size=D(1))  # type: ignore[arg-type]
+
+
+def test_plan_bid_rounding_to_zero_raises_naming_level(session: Session) -> None:
+    with pytest.raises(ValueError, match=r"ladder\.bids\[0\]\.price: .*rounds down to 0"):
+        plan_for(reconciler(), session, ladder(["0.0000001"]))
 
 
 def test_plan_non_positive_book_price_raises_naming_field(session: Session) -> None:

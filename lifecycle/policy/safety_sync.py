@@ -41,6 +41,7 @@ One sync, in order:
    such a streak holds (:meth:`SafetySync.absence_confirmed`), since
    Hyperliquid answers ``unknownOid`` for orders ``openOrders`` just listed;
    streaks of CANCELLING orders are kept for that, without a query of their own.
+   Which absences count, and why, is told in :mod:`lifecycle.policy.absence`.
 
 Orphan policy, by who owns the order's cloid (:meth:`CloidFactory.owns`):
 
@@ -58,16 +59,6 @@ or forgotten by this one), and leaving it untracked would leave a quote resting
 that nothing manages; adoption sends nothing by itself, the reconciler then
 decides whether to keep, modify or cancel it.
 
-Which absences count: EXPECTED and FINALIZED_PROTECTED orders are too young to
-be listed reliably, so their absence neither counts nor is reported. CANCELLING
-orders are expected to vanish, and the engine already queries them after
-``orders.cancel_timeout_s``. MODIFYING orders do count: a cancel-replace keeps
-the cloid, so a modified order stays listed under it, and the engine has no
-timer of its own for a modify whose answer was lost. One query is sent per
-absence streak; the order must be listed again (or leave those states) before
-another streak can start, so a snapshot that persistently lacks our orders
-costs one query per order, not one per sync.
-
 A row without a cloid whose side, price and size equal an EXPECTED order's is
 deferred (neither ours nor an orphan in this sync): it may be that order, listed
 before its placement response bound the oid, on a venue that dropped the cloid.
@@ -84,13 +75,14 @@ from decimal import Decimal
 
 from lifecycle.config import OrphanPolicy, canonical_coin
 from lifecycle.core.anomalies import AnomalyKind
-from lifecycle.core.errors import InvalidCloid, TimeWentBackwards
+from lifecycle.core.errors import TimeWentBackwards
 from lifecycle.core.events import OrderAccepted, OrphanSeen, OrphanVanished
-from lifecycle.core.ids import Cloid, Oid
+from lifecycle.core.ids import Oid
 from lifecycle.core.order import Order, Side
-from lifecycle.core.records import record
 from lifecycle.core.states import DISCOVERED, WORKING, OrderState, Trigger
+from lifecycle.policy.absence import STREAK_STATES, Absences
 from lifecycle.policy.asking import AskingEngine
+from lifecycle.policy.snapshot import OpenOrder, OpenOrdersSnapshot, SyncReport, Tally, row_cloid
 
 __all__ = [
     "OpenOrder",
@@ -104,130 +96,9 @@ log = logging.getLogger("lifecycle.safety_sync")
 
 S = OrderState
 
-#: States of ours whose absence from fresh snapshots counts towards a query.
-_MISSING_STATES: frozenset[OrderState] = frozenset({S.TRACKED, S.MODIFYING})
-#: States whose absence streaks are kept: those above, and CANCELLING (queried on
-#: the engine's cancel timer instead), so that a "not found" answer can be confirmed.
-_STREAK_STATES: frozenset[OrderState] = _MISSING_STATES | {S.CANCELLING}
 #: How many coin names the asset-mismatch alarm quotes.
 _MISMATCH_SAMPLES = 3
 _ZERO = Decimal(0)
-
-
-@record
-class OpenOrder:
-    """One row of an open-orders snapshot (``openOrders`` / ``frontendOpenOrders``).
-
-    ``coin`` is the exchange's name for the row (prefixed on a builder dex),
-    ``size`` the remaining size and ``cloid`` None when the order has none.
-    """
-
-    coin: str
-    oid: Oid
-    cloid: Cloid | None = None
-    side: Side
-    price: Decimal
-    size: Decimal
-
-
-@record
-class OpenOrdersSnapshot:
-    """The account's open orders as the exchange listed them.
-
-    ``taken_at`` is on the driver's clock (the ``now`` given to the engine): the
-    time the request was sent, or a streamed snapshot's receive time.
-    """
-
-    taken_at: float
-    orders: tuple[OpenOrder, ...]
-
-
-@record
-class SyncReport:
-    """The numbers of one sync.
-
-    Every report, stale or not, completes a sync for scheduling: the next one
-    is due at ``next_sync_at``. When ``stale`` or ``out_of_order`` is set the
-    snapshot was ignored and every count is zero.
-    """
-
-    #: When the sync ran (the ``now`` given to :meth:`SafetySync.apply`).
-    at: float
-    #: When the snapshot was taken.
-    taken_at: float
-    #: When the next scheduled sync is due.
-    next_sync_at: float
-    #: Older than ``sync.snapshot_max_age_s``: ignored.
-    stale: bool = False
-    #: Taken before the last snapshot applied: ignored.
-    out_of_order: bool = False
-    #: Exchange orders for our coin.
-    exchange_orders: int = 0
-    #: Exchange orders for other coins (ignored).
-    other_coin_orders: int = 0
-    #: Orders listed, none for our coin: the alarm was raised.
-    asset_mismatch: bool = False
-    #: Our orders that occupy a ladder level, after the sync.
-    working_orders: int = 0
-    #: Orders of ours acknowledged from the snapshot (placement response pending).
-    acks: int = 0
-    #: Unknown rows that became orphan candidates in this sync.
-    new_candidates: int = 0
-    #: Orphan candidates in grace after the sync.
-    candidates: int = 0
-    #: Aged orphans still listed, each handled by the orphan policy.
-    aged: int = 0
-    #: Aged orphans cancelled.
-    cancelled: int = 0
-    #: Aged orphans adopted (TRACKED).
-    adopted: int = 0
-    #: Aged orphans left alone (``ignore`` policy, foreign orders).
-    ignored: int = 0
-    #: Orphans absent from the snapshot, dropped without a cancel.
-    vanished: int = 0
-    #: Cloid-less rows that may be an EXPECTED order of ours, left for a later sync.
-    deferred: int = 0
-    #: Orders of ours (TRACKED, MODIFYING) absent from this snapshot.
-    missing: int = 0
-    #: Status queries sent for orders missing long enough.
-    queries: int = 0
-
-    @property
-    def applied(self) -> bool:
-        """Whether the snapshot was used (neither stale nor out of order)."""
-        return not (self.stale or self.out_of_order)
-
-
-class _Tally:
-    """Mutable counts of one sync, turned into a :class:`SyncReport` at the end."""
-
-    __slots__ = (
-        "acks",
-        "adopted",
-        "aged",
-        "cancelled",
-        "deferred",
-        "ignored",
-        "missing",
-        "new_candidates",
-        "queries",
-        "vanished",
-    )
-
-    def __init__(self) -> None:
-        self.acks = self.adopted = self.aged = self.cancelled = self.deferred = 0
-        self.ignored = self.missing = self.new_candidates = self.queries = self.vanished = 0
-
-
-def _canonical_cloid(value: Cloid | str | None) -> Cloid | None:
-    # Rows should carry canonical cloids already; an adapter passing the wire
-    # text still matches. Text that is no cloid at all cannot be one of ours.
-    if value is None or type(value) is Cloid:
-        return value
-    try:
-        return Cloid(value)
-    except InvalidCloid:
-        return None
 
 
 class SafetySync:
@@ -257,9 +128,7 @@ class SafetySync:
     def __init__(self, engine: AskingEngine) -> None:
         self._engine = engine
         self._coin = engine.config.coin_key
-        # order -> (consecutive fresh snapshots it was absent from, taken_at of
-        # the first, whether this streak's query was sent)
-        self._missing: dict[Order, tuple[int, float, bool]] = {}
+        self._missing = Absences()
         # Foreign aged orphans already reported as left alone (reported once each).
         self._ignored: set[Order] = set()
         self._last_sync_at: float | None = None
@@ -367,7 +236,7 @@ class SafetySync:
         mismatch = other_count > 0 and not rows
         if mismatch:
             self._alarm_mismatch(other_count, samples, now)
-        tally = _Tally()
+        tally = Tally()
         seen = self._match_rows(rows, tally, now)
         self._sweep(seen, taken_at, tally, now)
         return self._report(
@@ -413,14 +282,14 @@ class SafetySync:
             },
         )
 
-    def _match_rows(self, rows: list[OpenOrder], tally: _Tally, now: float) -> set[Order]:
+    def _match_rows(self, rows: list[OpenOrder], tally: Tally, now: float) -> set[Order]:
         """Resolve each row (cloid first); return the orders the snapshot lists."""
         engine = self._engine
         find = engine.registry.find
         seen: set[Order] = set()
         expected_terms: set[tuple[Side, Decimal, Decimal]] | None = None
         for row in rows:
-            cloid = _canonical_cloid(row.cloid)
+            cloid = row_cloid(row.cloid)
             order = find(cloid, row.oid)
             if order is None:
                 if not (row.price > _ZERO and row.size > _ZERO):
@@ -489,7 +358,7 @@ class SafetySync:
         self._counts["acks_from_snapshot"] += 1
         return True
 
-    def _handle_aged(self, order: Order, tally: _Tally, now: float) -> None:
+    def _handle_aged(self, order: Order, tally: Tally, now: float) -> None:
         """Apply the orphan policy to an aged orphan the snapshot still lists."""
         engine = self._engine
         policy = engine.config.orders.orphan_policy
@@ -523,14 +392,15 @@ class SafetySync:
                 extra={"order_id": order.label, "oid": order.oid, "policy": policy.value},
             )
 
-    def _sweep(self, seen: set[Order], taken_at: float, tally: _Tally, now: float) -> None:
+    def _sweep(self, seen: set[Order], taken_at: float, tally: Tally, now: float) -> None:
         """Drop vanished orphans; count absences of ours and query the long ones."""
         engine = self._engine
         sync = engine.config.sync
-        streaks = self._missing
+        absences = self._missing
+        listed = absences.pop  # an order listed again ends its streak
         for order in engine.registry:  # a copy: vanished orphans leave it meanwhile
             if order in seen:
-                streaks.pop(order, None)
+                listed(order, None)
                 continue
             state = order.state
             if state in DISCOVERED:
@@ -538,28 +408,20 @@ class SafetySync:
                     engine.handle(OrphanVanished(oid=order.oid), now)
                     tally.vanished += 1
                     self._counts["orphans_vanished"] += 1
-            elif state in _STREAK_STATES:
-                count, since, queried = streaks.get(order, (0, taken_at, False))
-                count += 1
-                span_s = taken_at - since
-                if state is S.CANCELLING:
-                    streaks[order] = (count, since, queried)
+            elif state in STREAK_STATES:
+                # A CANCELLING order's streak is kept without a query of its own.
+                cancelling = state is S.CANCELLING
+                due = absences.absent(order, taken_at, sync, queried=not cancelling)
+                if cancelling:
                     continue
                 tally.missing += 1
-                if (
-                    not queried
-                    and count >= sync.missing_snapshots
-                    and span_s >= sync.missing_min_s
-                ):
-                    self._query_missing(order, count, span_s)
+                if due is not None:
+                    self._query_missing(order, *due)
                     tally.queries += 1
-                    queried = True
-                streaks[order] = (count, since, queried)
         # Forget streaks of orders gone from the registry or out of the counted
         # states (their absence stopped counting), and ignored orphans no longer aged.
         registry = engine.registry
-        for order in [o for o in streaks if o not in registry or o.state not in _STREAK_STATES]:
-            del streaks[order]
+        absences.forget(registry, STREAK_STATES)
         self._ignored = {
             o for o in self._ignored if o in registry and o.state is S.AGED_ORPHAN
         }
@@ -573,17 +435,7 @@ class SafetySync:
         status "not found" only then: Hyperliquid answers ``unknownOid`` even
         for orders ``openOrders`` lists.
         """
-        streak = self._missing.get(order)
-        if streak is None:
-            return False
-        count, since, _ = streak
-        sync = self._engine.config.sync
-        last = self._last_taken_at
-        return (
-            count >= sync.missing_snapshots
-            and last is not None
-            and last - since >= sync.missing_min_s
-        )
+        return self._missing.confirmed(order, self._last_taken_at, self._engine.config.sync)
 
     def _query_missing(self, order: Order, count: int, span_s: float) -> None:
         self._engine.query(order)
@@ -608,17 +460,16 @@ class SafetySync:
         exchange_orders: int,
         other_count: int,
         mismatch: bool,
-        tally: _Tally,
+        tally: Tally,
     ) -> SyncReport:
-        registry = self._engine.registry
         working = candidates = 0
-        for order in registry:
+        for order in self._engine.registry:
             state = order.state
             if state in WORKING:
                 working += 1
             elif state is S.ORPHAN_CANDIDATE:
                 candidates += 1
-        report = SyncReport(
+        report = tally.report(
             at=now,
             taken_at=taken_at,
             next_sync_at=next_sync_at,
@@ -626,17 +477,7 @@ class SafetySync:
             other_coin_orders=other_count,
             asset_mismatch=mismatch,
             working_orders=working,
-            acks=tally.acks,
-            new_candidates=tally.new_candidates,
             candidates=candidates,
-            aged=tally.aged,
-            cancelled=tally.cancelled,
-            adopted=tally.adopted,
-            ignored=tally.ignored,
-            vanished=tally.vanished,
-            deferred=tally.deferred,
-            missing=tally.missing,
-            queries=tally.queries,
         )
         log.info(
             "safety sync %s: %d exchange orders, %d working, %d candidates, %d aged, "
