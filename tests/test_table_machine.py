@@ -67,8 +67,17 @@ def test_table_every_trigger_is_used() -> None:
     assert {t for (_, t) in TABLE} == set(Trigger)
 
 
-def test_table_gone_is_left_only_by_reflexive_moves() -> None:
-    assert all(d is S.GONE for (s, _), d in TABLE.items() if s is S.GONE)
+def test_table_gone_is_left_only_by_reflexive_moves_and_late_accept() -> None:
+    leaving = {(t, d) for (s, t), d in TABLE.items() if s is S.GONE and d is not S.GONE}
+    # The exchange's proof that an order declared never placed rests after all.
+    assert leaving == {(T.LATE_ACCEPT, S.LIVE)}
+
+
+def test_table_reject_ends_an_order_from_every_state_the_exchange_can_say_it() -> None:
+    said = {S.EXPECTED, S.FINALIZED_PROTECTED, S.TRACKED, S.CANCELLING, S.MODIFYING,
+            S.ORPHAN_CANDIDATE, S.AGED_ORPHAN, S.GONE}
+    assert {s for (s, t) in TABLE if t is T.REJECT} == said
+    assert all(TABLE[(s, T.REJECT)] is S.GONE for s in said)
 
 
 def test_table_every_move_into_gone_has_a_reason() -> None:

@@ -40,6 +40,9 @@ class AnomalyKind(enum.Enum):
     #: (Hyperliquid's spurious ``unknownOid``), while the open-orders snapshots
     #: have not shown the order absent: not applied; a snapshot is requested.
     UNCONFIRMED_ABSENCE = "unconfirmed_absence"
+    #: An order declared never placed (its status query said not found) turned out
+    #: to rest: its placement answer or a fill arrived afterwards. Tracked again.
+    LATE_PLACEMENT = "late_placement"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

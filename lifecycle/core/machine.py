@@ -203,6 +203,8 @@ class OrderMachine:
                 arm((now + duration, entries, order))
             if reason is not None:
                 order.reason = reason
+            elif source is _GONE:  # a tombstone tracked again (late_accept)
+                order.reason = None
         history = order._history
         history += (now, step)
         if len(history) > self._history_len:

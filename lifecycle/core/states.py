@@ -67,6 +67,8 @@ class Trigger(enum.Enum):
     ADOPT = "adopt"
     # Exchange facts.
     ACCEPT = "accept"
+    #: The placement's answer (or a fill) for an order already declared never placed.
+    LATE_ACCEPT = "late_accept"
     REJECT = "reject"
     FILL_PARTIAL = "fill_partial"
     FILL_COMPLETE = "fill_complete"

@@ -14,7 +14,9 @@ Two rules shape the rows:
   the asking states (``EXPECTED``, ``CANCELLING``, ``MODIFYING``) or along
   timers (``FINALIZED_PROTECTED -> TRACKED``, ``ORPHAN_CANDIDATE -> AGED_ORPHAN``).
   The one local entry into ``GONE`` is ``PENDING --abandon-->``: an order that
-  was never sent is certainly not on the book.
+  was never sent is certainly not on the book. ``GONE`` is left only by
+  ``late_accept``, the exchange's own proof that an order declared never placed
+  rests after all.
 * Late and duplicated exchange messages that really happen are legal rows
   (mostly reflexive), so an illegal trigger always means something is wrong:
   the engine records it as an anomaly and asks the exchange.
@@ -68,6 +70,10 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.FINALIZED_PROTECTED, T.EXCHANGE_CANCELED): S.GONE,
     # The pre-modify oid's `canceled` arrives after the modify's new oid was bound.
     (S.FINALIZED_PROTECTED, T.SUPERSEDED): S.FINALIZED_PROTECTED,
+    # Rejected after acceptance: Hyperliquid sends `...Rejected` statuses on
+    # orderUpdates for accepted orders (positionIncreaseAtOpenInterestCapRejected,
+    # perpMarginRejected, ...). The exchange ended it.
+    (S.FINALIZED_PROTECTED, T.REJECT): S.GONE,
     # --- TRACKED: the normal working order ---------------------------------------------
     (S.TRACKED, T.ACCEPT): S.TRACKED,
     (S.TRACKED, T.FILL_PARTIAL): S.TRACKED,
@@ -80,6 +86,7 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.TRACKED, T.SUPERSEDED): S.TRACKED,
     # Missing from enough fresh snapshots, and the status query could not find it.
     (S.TRACKED, T.CONFIRM_ABSENT): S.GONE,
+    (S.TRACKED, T.REJECT): S.GONE,
     # --- CANCELLING: cancel sent; fully tracked until proven gone -----------------------
     (S.CANCELLING, T.CANCEL_ACK): S.GONE,
     # The exchange refused the cancel and the order still rests.
@@ -101,6 +108,8 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.CANCELLING, T.MODIFY_GONE): S.GONE,
     (S.CANCELLING, T.SUPERSEDED): S.CANCELLING,
     (S.CANCELLING, T.CONFIRM_ABSENT): S.GONE,
+    # A post-only reject reported after our cancel by cloid was sent.
+    (S.CANCELLING, T.REJECT): S.GONE,
     # --- MODIFYING: modify sent (cancel-replace on Hyperliquid) ---------------------------
     # Modify returning a new oid: the new oid is bound (the old one stays
     # resolvable) and protection starts again, since snapshots lag the new oid.
@@ -119,6 +128,8 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     # Cancel-all while a modify is in flight: cancel by cloid.
     (S.MODIFYING, T.CANCEL_REQUEST): S.CANCELLING,
     (S.MODIFYING, T.CONFIRM_ABSENT): S.GONE,
+    # The replacement leg of the cancel-replace was rejected (e.g. margin).
+    (S.MODIFYING, T.REJECT): S.GONE,
     # --- GONE: tombstone, absorbing late messages ------------------------------------
     # Late fill on a tombstone: the fill raced the cancel, or the ws fill came
     # after the cancel ack. It still changes the position, once.
@@ -135,6 +146,14 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.GONE, T.MODIFY_ACK): S.GONE,
     (S.GONE, T.MODIFY_GONE): S.GONE,
     (S.GONE, T.MODIFY_REJECTED): S.GONE,
+    # A rejection repeated (the orderUpdates status and the REST answer), or
+    # arriving after the order's cancel or fill was reported.
+    (S.GONE, T.REJECT): S.GONE,
+    # The placement's answer (or a fill proving the order rests) after the TTL's
+    # status query said "not found" and the order ended GONE(never_placed): the
+    # exchange had it after all. It rests: track it again. Only from a
+    # never-placed tombstone (the engine decides; see the interpreter).
+    (S.GONE, T.LATE_ACCEPT): S.LIVE,
     # --- ORPHAN_CANDIDATE: an exchange order nobody here placed; grace running ----------
     (S.ORPHAN_CANDIDATE, T.ORPHAN_SEEN): S.ORPHAN_CANDIDATE,
     (S.ORPHAN_CANDIDATE, T.GRACE_ELAPSED): S.AGED_ORPHAN,
@@ -144,6 +163,7 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.ORPHAN_CANDIDATE, T.FILL_PARTIAL): S.ORPHAN_CANDIDATE,
     (S.ORPHAN_CANDIDATE, T.FILL_COMPLETE): S.GONE,
     (S.ORPHAN_CANDIDATE, T.EXCHANGE_CANCELED): S.GONE,
+    (S.ORPHAN_CANDIDATE, T.REJECT): S.GONE,
     # --- AGED_ORPHAN: handled by orphan_policy ------------------------------------------
     (S.AGED_ORPHAN, T.ORPHAN_SEEN): S.AGED_ORPHAN,
     (S.AGED_ORPHAN, T.CANCEL_REQUEST): S.CANCELLING,
@@ -153,6 +173,7 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.AGED_ORPHAN, T.FILL_PARTIAL): S.AGED_ORPHAN,
     (S.AGED_ORPHAN, T.FILL_COMPLETE): S.GONE,
     (S.AGED_ORPHAN, T.EXCHANGE_CANCELED): S.GONE,
+    (S.AGED_ORPHAN, T.REJECT): S.GONE,
 }
 
 #: The legal moves. Read-only; a pair that is not a key is illegal.

@@ -31,7 +31,7 @@ from lifecycle.core.events import (
 )
 from lifecycle.core.ids import Oid
 from lifecycle.core.order import Fill, Order
-from lifecycle.core.states import DISCOVERED, OrderState, Trigger
+from lifecycle.core.states import DISCOVERED, GoneReason, OrderState, Trigger
 from lifecycle.engine.host import InterpreterHost
 
 __all__ = ["Interpreter"]
@@ -56,6 +56,7 @@ _EXCHANGE_CANCELED = T.EXCHANGE_CANCELED
 _FILL_COMPLETE = T.FILL_COMPLETE
 _FILL_PARTIAL = T.FILL_PARTIAL
 _FINALIZE = T.FINALIZE
+_LATE_ACCEPT = T.LATE_ACCEPT
 _LATE_FILL = T.LATE_FILL
 _MODIFY_ACK = T.MODIFY_ACK
 _MODIFY_GONE = T.MODIFY_GONE
@@ -174,6 +175,9 @@ class Interpreter:
         if order is None:
             self._unknown(event, now)
             return
+        if order.state is _GONE and order.reason is GoneReason.NEVER_PLACED and oid is not None:
+            self._late_placement(order, oid, "its placement answer", now)
+            return
         if oid != order.oid:
             state = order.state
             if oid not in order.prior_oids and (
@@ -220,6 +224,12 @@ class Interpreter:
         if order.state is _EXPECTED:
             self._bind(order, event.oid, now)  # fill before ack carries the oid
         elif (
+            order.state is _GONE
+            and order.reason is GoneReason.NEVER_PLACED
+            and event.oid is not None
+        ):
+            self._late_placement(order, event.oid, f"fill {event.tid}", now)
+        elif (
             order.state is _MODIFYING
             and event.oid is not None
             and order.oid is not None
@@ -233,6 +243,22 @@ class Interpreter:
         self._apply_fill(order, event, now)
         if self._parked:
             self._attach_parked(order, now)
+
+    def _late_placement(self, order: Order, oid: Oid, proof: str, now: float) -> None:
+        """Track again an order declared never placed that the exchange proves rests.
+
+        The TTL's status query said "not found" and the order ended
+        GONE(never_placed); now the exchange names it with ``oid``. It rests: bind
+        the oid, record what happened, and move it back to LIVE (then protection)
+        by the table's one edge out of a tombstone.
+        """
+        if not self._bind(order, oid, now):
+            return
+        self._anomaly(
+            AnomalyKind.LATE_PLACEMENT, now, order.label,
+            f"{proof} arrived after the order was declared never placed; tracked again",
+        )
+        self._remote_then_finalize(order, _LATE_ACCEPT, now)
 
     def _apply_fill(self, order: Order, event: OrderFilled, now: float) -> None:
         """Record a fill the ledger already counted, and fire what it means."""
