@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lifecycle.config import ConfigError, check_config, load_config
+from lifecycle.config import ConfigError, check_config, config_warnings, load_config
 
 if TYPE_CHECKING:
     from lifecycle.journal import LoadedJournal
@@ -52,13 +52,20 @@ def _diagram(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     problems = check_config(args.path)
-    if not problems:
+    if problems:
+        print(f"{args.path}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  {problem.path}: {problem.message}")
+        return 1
+    # Valid: warnings (settings that cannot take effect) are shown, never fail.
+    warnings = config_warnings(load_config(args.path))
+    if not warnings:
         print(f"{args.path}: ok")
         return 0
-    print(f"{args.path}: {len(problems)} problem(s)")
-    for problem in problems:
-        print(f"  {problem.path}: {problem.message}")
-    return 1
+    print(f"{args.path}: ok, {len(warnings)} warning(s)")
+    for warning in warnings:
+        print(f"  warning: {warning.path}: {warning.message}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,14 @@ dataclass here, so that the oracle depends on nothing that may change). The
 equivalence test runs the same ladders, books and orders through it and
 through :class:`lifecycle.policy.reconciler.Reconciler` and requires identical
 plans. Do not edit it to follow the package: it is the behaviour the package
-must keep.
+must keep. It changes only with a deliberate change of behaviour, made here
+and in the package alike:
+
+* a book exactly ``book_stale_s`` old is stale (``>=``, as the seed's
+  "book >= 5 s old: skip");
+* a ladder whose every level is dropped (crossing, below the minimum
+  notional) is no longer skipped as ``no_levels``: each side without targets
+  has its orders cancelled, as a side without targets always had.
 
 Its own documentation follows.
 
@@ -29,7 +36,7 @@ One cycle, in order:
 1. **Empty ladder.** Both sides empty: every order of ours that may rest and
    is not already being cancelled is cancelled (decision ``clear``). This needs
    no book, so it runs even on a stale one: pulling quotes is always safe.
-2. **Stale book.** A book older than ``book_stale_s`` skips the cycle
+2. **Stale book.** A book ``book_stale_s`` old or older skips the cycle
    (``Plan.skipped``); nothing is sent.
 3. **Targets.** Each level's price is rounded with :mod:`lifecycle.policy.pricing`
    (bids down, asks up: never more aggressive) and its size truncated to
@@ -37,8 +44,8 @@ One cycle, in order:
    above ``best_ask - m`` ticks, an ask at or below ``best_bid + m`` ticks, with
    ``m = cross_margin_ticks`` plus one tick per started second of book age
    beyond ``book_age_grace_s``); so is a level worth less than
-   ``min_notional_usd``. If no level survives on either side the cycle is
-   skipped, keeping the quotes that rest.
+   ``min_notional_usd``. A side left without targets has its orders
+   cancelled, also when no level survives on either side.
 4. **Drift.** If any working order is farther than ``drift_cancel_all_bps``
    from every target of its side, every working order on both sides is
    cancelled and the whole ladder placed again: one cancel batch and one place
@@ -113,7 +120,6 @@ from lifecycle.policy.pricing import (
 )
 
 __all__ = [
-    "SKIP_NO_LEVELS",
     "SKIP_STALE_BOOK",
     "Book",
     "Decision",
@@ -131,10 +137,8 @@ log = logging.getLogger("lifecycle.reconciler")
 #: The records of this reference: frozen, keyword-only dataclasses.
 record = dataclasses.dataclass(frozen=True, kw_only=True)
 
-#: ``Plan.skipped`` when the book is older than ``book_stale_s``.
+#: ``Plan.skipped`` when the book is ``book_stale_s`` old or older.
 SKIP_STALE_BOOK: Final = "stale_book"
-#: ``Plan.skipped`` when every level was dropped (crossing or below the minimum notional).
-SKIP_NO_LEVELS: Final = "no_levels"
 
 S = OrderState
 
@@ -270,8 +274,8 @@ class Plan:
         asks: The sell side.
         cancel_all: Drift forced a full replace: every working order is
             cancelled and the whole ladder placed again.
-        skipped: Why the cycle was skipped (:data:`SKIP_STALE_BOOK`,
-            :data:`SKIP_NO_LEVELS`), None when it was not.
+        skipped: Why the cycle was skipped (:data:`SKIP_STALE_BOOK`), None
+            when it was not.
         note: A human-readable detail of ``skipped`` or ``cancel_all``.
     """
 
@@ -356,7 +360,6 @@ class Reconciler:
             (
                 "cycles",
                 "cycles_skipped_stale_book",
-                "cycles_skipped_no_levels",
                 "places",
                 "modifies",
                 "modify_batches",
@@ -381,7 +384,7 @@ class Reconciler:
         """Counters for metrics, counted by :meth:`apply` (a copy).
 
         ``cycles`` (skipped ones included), ``cycles_skipped_stale_book``,
-        ``cycles_skipped_no_levels``, ``places``, ``modifies``,
+        ``places``, ``modifies``,
         ``modify_batches``, ``cancels``, ``cancel_alls`` (drift), ``clears``
         (empty ladder), ``orders_kept``, ``modifies_latched``,
         ``levels_dropped_crossing``, ``levels_skipped_min_notional`` and
@@ -422,7 +425,7 @@ class Reconciler:
 
         age_s = max(0.0, now - book.at)
         config = self.config
-        if age_s > config.book_stale_s:
+        if age_s >= config.book_stale_s:
             note = f"book is {age_s:.3f} s old (book_stale_s {config.book_stale_s})"
             return self._skipped(working, ladder, SKIP_STALE_BOOK, note)
 
@@ -438,24 +441,6 @@ class Reconciler:
         targets = {Side.BUY: bid_targets, Side.SELL: ask_targets}
         dropped = {Side.BUY: bid_crossing, Side.SELL: ask_crossing}
         small = {Side.BUY: bid_small, Side.SELL: ask_small}
-
-        if not bid_targets and not ask_targets:
-            side_plans = [
-                SidePlan(
-                    side=side,
-                    dropped_crossing=dropped[side],
-                    skipped_min_notional=small[side],
-                    working=len(working[side]),
-                    decision=Decision.SKIP,
-                )
-                for side in (Side.BUY, Side.SELL)
-            ]
-            return Plan(
-                bids=side_plans[0],
-                asks=side_plans[1],
-                skipped=SKIP_NO_LEVELS,
-                note="no level left after the crossing and minimum notional checks",
-            )
 
         bid_candidates = self._candidates(working[Side.BUY], bid_targets)
         ask_candidates = self._candidates(working[Side.SELL], ask_targets)
@@ -847,3 +832,19 @@ def _check_book(book: Book) -> None:
             not isinstance(value, Decimal) or not (value.is_finite() and value > 0)
         ):
             raise ValueError(f"book.{field} must be a finite Decimal > 0 or None, got {value!r}")
+
+
+def unchecked_config(**values: object) -> ReconcilerConfig:
+    """A :class:`ReconcilerConfig` holding ``values`` as they are, without its checks.
+
+    The reference and the package are compared on thresholds no configuration
+    may hold (NaN, negative, an empty tolerance list, a latch above the modify
+    limit): a reconciler handed one anyway must still plan as the reference
+    does. Keys not given take their defaults.
+    """
+    config = object.__new__(ReconcilerConfig)
+    for field in dataclasses.fields(ReconcilerConfig):
+        object.__setattr__(config, field.name, values.pop(field.name, field.default))
+    if values:
+        raise TypeError(f"unknown ReconcilerConfig fields: {sorted(values)}")
+    return config

@@ -19,6 +19,7 @@ from lifecycle.config import (
     ReconcilerConfig,
     SyncConfig,
     check_config,
+    config_warnings,
     load_config,
     parse_config,
 )
@@ -721,3 +722,77 @@ def test_load_config_plain_anchor_within_budget_still_loads(tmp_path: Path) -> N
         "reconciler:\n  level_tolerance_bps: &t [5, 15, 22.5]\n", encoding="utf-8"
     )
     assert load_config(path).reconciler.level_tolerance_bps == (5.0, 15.0, 22.5)
+
+
+# --- sections built in code, and warnings -------------------------------------------------
+
+
+def test_section_built_in_code_refuses_what_a_file_refuses_with_key_paths() -> None:
+    with pytest.raises(ConfigError) as info:
+        ReconcilerConfig(latch_bps=-1.0, level_tolerance_bps=(15.0, 5.0), cross_margin_ticks=-2)
+    assert str(info.value).startswith("ReconcilerConfig: 3 problem(s)")
+    assert [p.path for p in info.value.problems] == [
+        "reconciler.latch_bps",
+        "reconciler.cross_margin_ticks",
+        "reconciler.level_tolerance_bps[1]",
+    ]
+
+
+def test_replace_checks_the_new_section_too() -> None:
+    with pytest.raises(ConfigError) as info:
+        dataclasses.replace(SyncConfig(), missing_min_s=1.0)
+    assert [p.path for p in info.value.problems] == ["sync.missing_min_s"]
+    with pytest.raises(ConfigError):
+        dataclasses.replace(MarketConfig(), coin="abc:ETH", dex="xyz")
+
+
+def test_combination_with_a_refused_key_is_not_reported_twice_in_code() -> None:
+    with pytest.raises(ConfigError) as info:
+        ReconcilerConfig(max_modify_bps="wide")  # type: ignore[arg-type]
+    assert [p.path for p in info.value.problems] == ["reconciler.max_modify_bps"]
+
+
+def test_section_built_in_code_stores_values_as_the_loader_makes_them(tmp_path: Path) -> None:
+    built = LifecycleConfig(
+        orders=OrdersConfig(orphan_policy="ignore", protection_s=12),  # type: ignore[arg-type]
+        reconciler=ReconcilerConfig(level_tolerance_bps=[25, 50, 75]),  # type: ignore[arg-type]
+    )
+    text = "orders:\n  orphan_policy: ignore\n  protection_s: 12\n"
+    assert built == load_config(write(tmp_path, text))
+    assert built.orders.orphan_policy is OrphanPolicy.IGNORE
+    assert pickle.loads(pickle.dumps(built)) == built
+
+
+def test_subclass_fields_of_its_own_are_not_checked_as_keys() -> None:
+    @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+    class Extended(LifecycleConfig):
+        label: object = None
+
+    assert Extended(label=object()).orders == OrdersConfig()
+
+
+def test_problem_severity_is_error_unless_said() -> None:
+    assert ConfigProblem("a", "b").severity == "error"
+    problem = ConfigProblem("a", "b", "warning")
+    assert str(problem) == "a: b"
+    error = ConfigError("src", [problem])
+    assert pickle.loads(pickle.dumps(error)).problems == (problem,)
+
+
+def test_check_config_lists_errors_only_and_warnings_are_separate(tmp_path: Path) -> None:
+    path = write(tmp_path, "reconciler:\n  drift_cancel_all_bps: 60\n")
+    assert check_config(path) == []
+    warnings = config_warnings(load_config(path))
+    assert [(w.path, w.severity) for w in warnings] == [
+        ("reconciler.drift_cancel_all_bps", "warning")
+    ]
+    assert "levels 2 and deeper" in warnings[0].message
+
+
+def test_shipped_defaults_make_max_modify_reachable() -> None:
+    rec = ReconcilerConfig()
+    assert rec.level_tolerance_bps == (25.0, 50.0, 75.0)
+    assert rec.latch_bps < min(rec.level_tolerance_bps)
+    assert max(rec.level_tolerance_bps) > rec.max_modify_bps
+    assert rec.drift_cancel_all_bps >= max(rec.level_tolerance_bps)
+    assert load_config(SHIPPED_CONFIG).reconciler == rec

@@ -21,7 +21,6 @@ from lifecycle.core.order import Order, Side
 from lifecycle.core.states import GoneReason, OrderState
 from lifecycle.policy.pricing import AssetRules
 from lifecycle.policy.reconciler import (
-    SKIP_NO_LEVELS,
     SKIP_STALE_BOOK,
     Book,
     Decision,
@@ -59,6 +58,11 @@ def book(at: float, bid: str | None = "99", ask: str | None = "101") -> Book:
         best_ask=None if ask is None else D(ask),
         at=at,
     )
+
+
+#: Narrow level tolerances (the seed system's static test values), for the tests of
+#: per-level matching: each level's window is then a few ticks wide.
+NARROW = (5.0, 15.0, 22.5)
 
 
 def reconciler(**changes: object) -> Reconciler:
@@ -126,7 +130,7 @@ def test_plan_reads_orders_and_changes_nothing(session: Session) -> None:
 def test_plan_far_order_does_not_claim_near_target(session: Session) -> None:
     # 99.92 is 8 bps from the best target (tolerance 5) and 2 bps from level 1.
     (order,) = tracked_at(session, (BUY, "99.92"))
-    plan = plan_for(reconciler(), session, ladder(["100", "99.9"]))
+    plan = plan_for(reconciler(level_tolerance_bps=NARROW), session, ladder(["100", "99.9"]))
     assert plan.bids.places == (place(BUY, "100"),)
     assert plan.bids.kept == (order,)
     assert plan.bids.cancels == () and plan.bids.modifies == ()
@@ -152,7 +156,7 @@ def test_plan_target_takes_nearest_of_several_orders(session: Session) -> None:
 def test_plan_level_two_and_beyond_use_last_tolerance(session: Session) -> None:
     # 99.20 is 20.2 bps from level 2 (tolerance 22.5) and 30 bps from level 1 (15).
     (order,) = tracked_at(session, (BUY, "99.2"))
-    plan = plan_for(reconciler(), session, ladder(["100", "99.5", "99"]))
+    plan = plan_for(reconciler(level_tolerance_bps=NARROW), session, ladder(["100", "99.5", "99"]))
     assert plan.bids.modifies == (Modification(order=order, price=D("99"), size=D("1"), level=2),)
     assert plan.bids.places == (place(BUY, "100"), place(BUY, "99.5", level=1))
 
@@ -161,7 +165,7 @@ def test_plan_order_beyond_level_one_tolerance_is_cancelled_and_replaced(
     session: Session,
 ) -> None:
     (order,) = tracked_at(session, (BUY, "99.7"))  # 20.1 bps from 99.5, tolerance 15
-    plan = plan_for(reconciler(), session, ladder(["100", "99.5"]))
+    plan = plan_for(reconciler(level_tolerance_bps=NARROW), session, ladder(["100", "99.5"]))
     assert plan.bids.cancels == (order,)
     assert plan.bids.places == (place(BUY, "100"), place(BUY, "99.5", level=1))
 
@@ -522,17 +526,19 @@ def test_plan_missing_book_side_skips_crossing_check(session: Session) -> None:
     assert plan.bids.places == (place(BUY, "101.5"),)
 
 
-def test_plan_every_level_dropped_skips_cycle(session: Session) -> None:
+def test_plan_every_level_dropped_cancels_what_rests(session: Session) -> None:
+    # The target wants nothing resting (every level crosses): not a skip.
     (order,) = tracked_at(session, (BUY, "100"))
     rec = reconciler()
     plan = plan_for(rec, session, ladder(["100.05"], ["99.9"]), bid="100", ask="100.05")
-    assert plan.skipped == SKIP_NO_LEVELS
-    assert plan.cancels == () and plan.places == ()
+    assert plan.skipped is None
+    assert plan.cancels == (order,) and plan.places == ()
+    assert plan.bids.targets == 0 and plan.bids.decision is Decision.UPDATE
+    assert plan.asks.decision is Decision.KEEP
     rec.apply(plan, session.engine, session.now)
-    assert order.state is S.TRACKED
+    assert order.state is S.CANCELLING
     counters = rec.counters()
-    assert counters["cycles_skipped_no_levels"] == 1
-    assert counters["levels_dropped_crossing"] == 2
+    assert counters["cancels"] == 1 and counters["levels_dropped_crossing"] == 2
 
 
 def test_plan_stale_book_skips_cycle_and_apply_sends_nothing(session: Session) -> None:
@@ -549,8 +555,14 @@ def test_plan_stale_book_skips_cycle_and_apply_sends_nothing(session: Session) -
     assert counters["cycles"] == 1 and counters["cycles_skipped_stale_book"] == 1
 
 
-def test_plan_book_exactly_stale_limit_old_is_used(session: Session) -> None:
+def test_plan_book_exactly_stale_limit_old_skips_cycle(session: Session) -> None:
     plan = plan_for(reconciler(), session, ladder(["99"]), age=5.0)
+    assert plan.skipped == SKIP_STALE_BOOK
+    assert plan.bids.places == ()
+
+
+def test_plan_book_just_younger_than_stale_limit_is_used(session: Session) -> None:
+    plan = plan_for(reconciler(), session, ladder(["99"]), age=4.999)
     assert plan.skipped is None
     assert plan.bids.places == (place(BUY, "99"),)
 
@@ -634,7 +646,7 @@ def test_plan_cycle_without_modifies_does_not_restart_latch_interval(session: Se
 
 
 def test_apply_sends_cancels_then_modifies_then_places_through_engine(session: Session) -> None:
-    rec = reconciler()
+    rec = reconciler(level_tolerance_bps=NARROW)  # 99.5 is 40 bps from 99.9: unmatched
     to_modify, to_cancel = tracked_at(session, (BUY, "100.04"), (BUY, "99.5"))
     plan = plan_for(rec, session, ladder(["100", "99.9"]))
     placed = rec.apply(plan, session.engine, session.now)

@@ -288,7 +288,7 @@ def pick_config(rng: random.Random, unusual: bool) -> ReconcilerConfig:
                 config[key] = rng.choice((-2, -1, 50))
             else:
                 config[key] = rng.choice(odd)
-    return ReconcilerConfig(**config)  # type: ignore[arg-type]
+    return oracle.unchecked_config(**config)
 
 
 def rounded(price: Decimal, rules: AssetRules, side: Side) -> Decimal:
@@ -621,7 +621,7 @@ def test_cases_cover_every_decision_and_boundary() -> None:
                 crossing += len(side_plan.dropped_crossing)
                 small += len(side_plan.skipped_min_notional)
     assert decisions == {d.value for d in new.Decision}
-    assert skipped == {None, new.SKIP_STALE_BOOK, new.SKIP_NO_LEVELS}
+    assert skipped == {None, new.SKIP_STALE_BOOK}
     assert min(latched, modifies, cancels, crossing, small) > 0
 
 

@@ -17,6 +17,7 @@ from lifecycle.core.events import (
     OrderCanceled,
     OrderModified,
     OrderStatusReport,
+    OrphanSeen,
     StatusOutcome,
 )
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
@@ -30,6 +31,7 @@ from lifecycle.policy.safety_sync import (
     SyncReport,
     canonical_coin,
 )
+from lifecycle.policy.snapshot import row_problem
 
 S = OrderState
 GRACE = OrdersConfig().orphan_grace_s
@@ -644,3 +646,89 @@ def test_each_sync_logs_one_info_summary_with_fields(
     assert fields["aged_orphans"] == 0
     assert fields["missing_orders"] == 0
     assert fields["asset_mismatch"] is False
+
+
+# --- snapshot times, unreadable rows, this run's cloids ---------------------------------
+
+
+def test_future_snapshot_is_applied_as_taken_now_and_logged(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk.advance(100)
+    with caplog.at_level(logging.WARNING, logger="lifecycle.safety_sync"):
+        report = desk.snap(desk.foreign(20), age=-2.5)
+    assert report.applied and report.ahead_s == 2.5 and report.taken_at == desk.now
+    assert desk.engine.order(Oid(20)).state is S.ORPHAN_CANDIDATE
+    assert "2.500s after now" in caplog.text
+    desk.advance(0.5)
+    assert desk.snap(desk.foreign(20)).applied  # not "before the last applied"
+
+
+@pytest.mark.parametrize("taken_at", [float("nan"), float("inf"), None, "100"])
+def test_snapshot_without_a_usable_time_is_ignored_as_stale(
+    desk: Desk, taken_at: object
+) -> None:
+    desk.advance(100)
+    rows = (desk.foreign(21),)
+    snapshot = OpenOrdersSnapshot(taken_at=taken_at, orders=rows)  # type: ignore[arg-type]
+    report = desk.sync.apply(snapshot, desk.now)
+    assert report.stale and not report.applied
+    with pytest.raises(UnknownOrder):
+        desk.engine.order(Oid(21))
+    assert desk.snap(desk.foreign(21)).applied  # nothing poisoned
+    assert desk.sync.counters()["stale_snapshots_ignored"] == 1
+
+
+def test_unreadable_rows_are_dropped_each_an_anomaly_and_counted(desk: Desk) -> None:
+    order = desk.tracked()
+    bad_oid = OpenOrder(
+        coin=desk.coin, oid=True, side=Side.BUY, price=Decimal(1), size=Decimal(1)  # type: ignore[arg-type]
+    )
+    negative = OpenOrder(
+        coin=desk.coin, oid=Oid(-1), side=Side.BUY, price=Decimal(1), size=Decimal(1)
+    )
+    report = desk.snap(bad_oid, desk.row_of(order), negative)
+    assert report.applied and report.malformed == 2 and report.missing == 0
+    details = [a.detail for a in desk.engine.anomalies]
+    assert len(details) == 2 and all("oid is not an integer >= 0" in d for d in details)
+    assert desk.sync.counters()["rows_malformed"] == 2
+
+
+def test_row_problem_names_what_is_wrong() -> None:
+    good = dict(coin="BTC", oid=Oid(1), side=Side.BUY, price=Decimal(1), size=Decimal(1))
+    assert row_problem(OpenOrder(**good)) is None  # type: ignore[arg-type]
+    for field, value, words in [
+        ("coin", 5, "coin is not text"),
+        ("oid", 1.0, "oid is not an integer"),
+        ("side", "B", "side is not a Side"),
+        ("price", 1.5, "price is not a finite Decimal > 0"),
+        ("size", Decimal("-1"), "size is not a finite Decimal > 0"),
+    ]:
+        row = OpenOrder(**{**good, field: value})  # type: ignore[arg-type]
+        problem = row_problem(row)
+        assert problem is not None and problem.startswith(words), (field, problem)
+    assert row_problem(("BTC", 1)) == "not an open-orders row: tuple"
+
+
+def test_candidate_under_a_cloid_of_this_run_is_adopted_at_once(desk: Desk) -> None:
+    mine = CloidFactory("test", run_id=1, start=500).next()  # this run, not registered
+    row = desk.foreign(22, cloid=mine)
+    seen = OrphanSeen(oid=Oid(22), cloid=mine, side=row.side, price=row.price, size=row.size)
+    desk.engine.handle(seen, desk.now)
+    assert desk.engine.order(Oid(22)).state is S.ORPHAN_CANDIDATE
+    report = desk.snap(row)
+    assert report.own_adopted == 1 and report.cancelled == 0
+    order = desk.engine.order(Oid(22))
+    assert order.state is S.TRACKED
+    assert [r.trigger for r in order.history[-2:]] == [Trigger.GRACE_ELAPSED, Trigger.ADOPT]
+
+
+def test_unknown_row_under_a_cloid_of_this_run_is_adopted_under_any_policy() -> None:
+    for policy in OrphanPolicy:
+        desk = Desk(policy=policy)
+        mine = CloidFactory("test", run_id=1, start=700).next()
+        report = desk.snap(desk.foreign(23, cloid=mine))
+        assert (report.own_adopted, report.new_candidates) == (1, 0), policy
+        assert desk.engine.order(Oid(23)).state is S.TRACKED
+        assert desk.engine.commands_to_send() == []
+        assert desk.engine.anomalies.counts[AnomalyKind.UNKNOWN_ORDER] == 1

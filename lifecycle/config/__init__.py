@@ -1,13 +1,15 @@
-"""Configuration: the model (frozen dataclasses) and its loader.
+"""Configuration: the model (frozen dataclasses that check themselves) and its loader.
 
 Rule of this layer: it imports nothing else of the package. :mod:`.model` declares every
-key with its default; :mod:`.loader` parses YAML and reports every problem at once.
+key with its default; :mod:`.rules` holds the checks every value obeys, run by the loader
+on a YAML document and by each section dataclass built in code; :mod:`.loader` parses YAML
+and reports every problem at once; :mod:`.coherence` lists the settings that are valid but
+cannot take effect (warnings).
 """
 
+from lifecycle.config.coherence import config_warnings
 from lifecycle.config.loader import check_config, load_config, parse_config
 from lifecycle.config.model import (
-    ConfigError,
-    ConfigProblem,
     LifecycleConfig,
     MarketConfig,
     OrdersConfig,
@@ -16,6 +18,7 @@ from lifecycle.config.model import (
     SyncConfig,
     canonical_coin,
 )
+from lifecycle.config.problems import ConfigError, ConfigProblem
 
 __all__ = [
     "ConfigError",
@@ -28,6 +31,7 @@ __all__ = [
     "SyncConfig",
     "canonical_coin",
     "check_config",
+    "config_warnings",
     "load_config",
     "parse_config",
 ]

@@ -24,33 +24,33 @@ This module only parses and validates; it holds no state and never reads a clock
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
-import reprlib
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 from lifecycle.config.document import ROOT, read_document
 from lifecycle.config.model import (
-    ConfigError,
-    ConfigProblem,
     LifecycleConfig,
     MarketConfig,
     OrdersConfig,
-    OrphanPolicy,
     ReconcilerConfig,
     RuntimePolicyConfig,
     SyncConfig,
 )
+from lifecycle.config.problems import ConfigError, ConfigProblem
+from lifecycle.config.rules import Problems, check_combinations, check_value, closest, describe
 
 __all__ = ["check_config", "load_config", "parse_config"]
 
+
 def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
     """Read and validate a YAML configuration file.
+
+    A setting that is valid but cannot take effect as written does not refuse
+    the file; :func:`~lifecycle.config.coherence.config_warnings` lists those.
 
     Args:
         path: The YAML file to read.
@@ -101,28 +101,27 @@ def parse_config(data: object, *, source: str = "<config>") -> LifecycleConfig:
     Raises:
         ConfigError: With every problem found, never only the first one.
     """
-    out = _Problems()
+    out = Problems()
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        out.add(_ROOT, f"must be a mapping of sections, got {_describe(data)}")
+        out.add(_ROOT, f"must be a mapping of sections, got {describe(data)}")
         raise ConfigError(source, out.items)
 
     for name in data:
         if name not in _SECTION_KEYS:
             out.add(_path(None, name), _unknown_section_message(name))
 
-    config = LifecycleConfig(
-        orders=_parse_section("orders", OrdersConfig(), data.get("orders"), out),
-        sync=_parse_section("sync", SyncConfig(), data.get("sync"), out),
-        reconciler=_parse_section("reconciler", ReconcilerConfig(), data.get("reconciler"), out),
-        market=_parse_section("market", MarketConfig(), data.get("market"), out),
-        runtime=_parse_section("runtime", RuntimePolicyConfig(), data.get("runtime"), out),
-    )
-    _check_combinations(config, out)
+    # Every value is checked before any section is built: a section refuses
+    # to be built with a problem, and every problem must be reported at once.
+    sections = {
+        name: _parse_section(name, data.get(name), out) for name in _SECTION_MODELS
+    }
+    check_combinations(sections, out)
     if out.items:
         raise ConfigError(source, out.items)
-    return config
+    built = {name: _SECTION_MODELS[name](**values) for name, values in sections.items()}
+    return LifecycleConfig(**built)  # type: ignore[arg-type]
 
 
 def check_config(path: str | os.PathLike[str]) -> list[ConfigProblem]:
@@ -133,7 +132,8 @@ def check_config(path: str | os.PathLike[str]) -> list[ConfigProblem]:
 
     Returns:
         Every problem :func:`load_config` would raise, including a missing file or a YAML
-        syntax error; an empty list when the file is valid.
+        syntax error; an empty list when the file is valid. Warnings are not problems
+        here: :func:`~lifecycle.config.coherence.config_warnings` lists them.
     """
     try:
         load_config(path)
@@ -143,84 +143,38 @@ def check_config(path: str | os.PathLike[str]) -> list[ConfigProblem]:
 
 
 # --------------------------------------------------------------------------------------------
-# Validation internals
+# Parsing internals
 # --------------------------------------------------------------------------------------------
 
 _ROOT: Final = ROOT
 
-_SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "orders": tuple(f.name for f in dataclasses.fields(OrdersConfig)),
-    "sync": tuple(f.name for f in dataclasses.fields(SyncConfig)),
-    "reconciler": tuple(f.name for f in dataclasses.fields(ReconcilerConfig)),
-    "market": tuple(f.name for f in dataclasses.fields(MarketConfig)),
-    "runtime": tuple(f.name for f in dataclasses.fields(RuntimePolicyConfig)),
+_SECTION_MODELS: Final[Mapping[str, type[DataclassInstance]]] = {
+    "orders": OrdersConfig,
+    "sync": SyncConfig,
+    "reconciler": ReconcilerConfig,
+    "market": MarketConfig,
+    "runtime": RuntimePolicyConfig,
 }
-
-#: Keys with one of these unit suffixes must be > 0.
-_POSITIVE_SUFFIXES: Final = ("_s", "_ms", "_bps", "_pct", "_usd")
-#: Backoffs that grow from ``_initial_s`` by ``_factor`` up to ``_max_s``.
-_BACKOFFS: Final = ("rejection_backoff", "rate_limit_backoff", "exhaustion_backoff")
-_AT_LEAST_ONE: Final = frozenset(
-    {"orders.history_limit", "orders.fill_dedup_capacity", "sync.missing_snapshots",
-     "runtime.rejection_backoff_after", *(f"runtime.{b}_factor" for b in _BACKOFFS)}
-)
-_NON_NEGATIVE: Final = frozenset({"reconciler.cross_margin_ticks", "market.sz_decimals"})
-_BELOW_100: Final = frozenset(
-    {"reconciler.latch_size_pct", "runtime.safety_reserve_pct", "runtime.headroom_min_pct",
-     "runtime.exhaustion_jitter_pct"}
-)
-_NON_EMPTY_STRINGS: Final = frozenset({"orders.namespace", "market.coin"})
-
-_T = TypeVar("_T", bound="DataclassInstance")
-
-_repr = reprlib.Repr()
-_repr.maxstring = 60
-_repr.maxother = 60
-_repr.maxlist = 8
-_repr.maxdict = 4
-
-
-class _Problems:
-    """Collects problems and remembers which key paths had one."""
-
-    __slots__ = ("bad", "items")
-
-    def __init__(self) -> None:
-        self.items: list[ConfigProblem] = []
-        self.bad: set[str] = set()
-
-    def add(self, path: str, message: str, key_path: str | None = None) -> None:
-        self.items.append(ConfigProblem(path, message))
-        self.bad.add(path if key_path is None else key_path)
-
-    def valid(self, *key_paths: str) -> bool:
-        return self.bad.isdisjoint(key_paths)
+_SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    name: tuple(f.name for f in dataclasses.fields(model))
+    for name, model in _SECTION_MODELS.items()
+}
+_DEFAULTS: Final[Mapping[str, dict[str, object]]] = {
+    name: {f.name: f.default for f in dataclasses.fields(model)}
+    for name, model in _SECTION_MODELS.items()
+}
 
 
 def _path(section: str | None, key: object) -> str:
     return f"{section}.{key}" if section is not None else str(key)
 
 
-def _show(value: object) -> str:
-    return _repr.repr(value)
-
-
-def _describe(value: object) -> str:
-    kind = "empty value" if value is None else type(value).__name__
-    return f"{_show(value)} ({kind})"
-
-
-def _closest(word: object, candidates: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(str(word), list(candidates), n=1)
-    return matches[0] if matches else None
-
-
 def _unknown_section_message(name: object) -> str:
-    guess = _closest(name, _SECTION_KEYS)
+    guess = closest(name, _SECTION_KEYS)
     if guess is not None:
         return f"unknown section; did you mean {guess!r}?"
     qualified = {key: f"{section}.{key}" for section, keys in _SECTION_KEYS.items() for key in keys}
-    guess = _closest(name, qualified)
+    guess = closest(name, qualified)
     if guess is not None:
         return (
             f"unknown section; did you mean {qualified[guess]!r}? "
@@ -230,7 +184,7 @@ def _unknown_section_message(name: object) -> str:
 
 
 def _unknown_key_message(section: str, key: object) -> str:
-    guess = _closest(key, _SECTION_KEYS[section])
+    guess = closest(key, _SECTION_KEYS[section])
     if guess is not None:
         return f"unknown key; did you mean {guess!r}?"
     elsewhere = {
@@ -239,239 +193,26 @@ def _unknown_key_message(section: str, key: object) -> str:
         if other != section
         for name in names
     }
-    guess = _closest(key, elsewhere)
+    guess = closest(key, elsewhere)
     if guess is not None:
         return f"unknown key; did you mean {elsewhere[guess]!r}?"
     return "unknown key"
 
 
-def _parse_section(section: str, default: _T, raw: object, out: _Problems) -> _T:
-    """Validate one section, returning ``default`` updated with every valid value."""
+def _parse_section(section: str, raw: object, out: Problems) -> dict[str, object]:
+    """Check one section; return its values by key, defaults for the absent or refused."""
+    values = dict(_DEFAULTS[section])
     if raw is None:
-        return default
+        return values
     if not isinstance(raw, Mapping):
-        out.add(section, f"must be a mapping of keys to values, got {_describe(raw)}")
-        return default
-    changes: dict[str, object] = {}
+        out.add(section, f"must be a mapping of keys to values, got {describe(raw)}")
+        return values
     for key, value in raw.items():
         path = _path(section, key)
-        if not isinstance(key, str) or key not in _SECTION_KEYS[section]:
+        if not isinstance(key, str) or key not in values:
             out.add(path, _unknown_key_message(section, key))
             continue
-        parsed = _parse_value(path, key, value, getattr(default, key), out)
-        if parsed is not None:
-            changes[key] = parsed
-    return dataclasses.replace(default, **changes)
-
-
-def _parse_value(
-    path: str, key: str, raw: object, default: object, out: _Problems
-) -> object | None:
-    """Validate one value against the type of its default; ``None`` when invalid."""
-    if isinstance(default, OrphanPolicy):
-        return _parse_policy(path, raw, out)
-    if isinstance(default, float):
-        number = _parse_float(path, raw, out)
-        if number is None or not _check_range(path, key, path, number, raw, out):
-            return None
-        return number
-    if isinstance(default, int):
-        integer = _parse_int(path, raw, out)
-        if integer is None or not _check_range(path, key, path, integer, raw, out):
-            return None
-        return integer
-    if isinstance(default, str):
-        return _parse_str(path, raw, out)
-    if isinstance(default, tuple):
-        return _parse_float_list(path, key, raw, out)
-    raise TypeError(f"no validator for {path} ({type(default).__name__})")
-
-
-def _parse_float(
-    path: str, raw: object, out: _Problems, key_path: str | None = None
-) -> float | None:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        out.add(path, f"expected a number (int or float), got {_describe(raw)}", key_path)
-        return None
-    try:
-        number = float(raw)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        out.add(path, f"must be a finite number, got {_show(raw)}", key_path)
-        return None
-    return number
-
-
-def _parse_int(path: str, raw: object, out: _Problems) -> int | None:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        out.add(path, f"expected an integer, got {_describe(raw)}")
-        return None
-    return raw
-
-
-def _parse_str(path: str, raw: object, out: _Problems) -> str | None:
-    if not isinstance(raw, str):
-        hint = "; put the value in quotes" if isinstance(raw, bool | int | float) else ""
-        out.add(path, f"expected a string, got {_describe(raw)}{hint}")
-        return None
-    if path in _NON_EMPTY_STRINGS and not raw.strip():
-        out.add(path, f"must be a non-empty string, got {_show(raw)}")
-        return None
-    if path == "market.dex" and ":" in raw:
-        out.add(path, f"must not contain ':', got {_show(raw)}")
-        return None
-    if path == "market.coin" and ":" in raw:
-        prefix, _, name = raw.partition(":")
-        if not prefix or not name or ":" in name:
-            out.add(path, f"must be COIN or DEX:COIN, got {_show(raw)}")
-            return None
-    return raw
-
-
-def _parse_policy(path: str, raw: object, out: _Problems) -> OrphanPolicy | None:
-    if isinstance(raw, OrphanPolicy):
-        return raw
-    allowed = [policy.value for policy in OrphanPolicy]
-    if isinstance(raw, str) and raw in allowed:
-        return OrphanPolicy(raw)
-    message = f"must be one of {', '.join(allowed)}, got {_describe(raw)}"
-    if isinstance(raw, str):
-        guess = _closest(raw.lower(), allowed)
-        if guess is not None:
-            message += f"; did you mean {guess!r}?"
-    out.add(path, message)
-    return None
-
-
-def _parse_float_list(path: str, key: str, raw: object, out: _Problems) -> tuple[float, ...] | None:
-    if not isinstance(raw, list | tuple) or not raw:
-        out.add(path, f"expected a non-empty list of numbers, got {_describe(raw)}")
-        return None
-    numbers: list[float] = []
-    for index, item in enumerate(raw):
-        item_path = f"{path}[{index}]"
-        number = _parse_float(item_path, item, out, key_path=path)
-        if number is not None and _check_range(item_path, key, path, number, item, out):
-            numbers.append(number)
-    if len(numbers) != len(raw):
-        return None
-    return tuple(numbers)
-
-
-def _check_range(
-    path: str, key: str, key_path: str, value: float, raw: object, out: _Problems
-) -> bool:
-    """Apply the range rules of ``key``; ``raw`` is the value as written, for messages."""
-    if key.endswith(_POSITIVE_SUFFIXES) and not value > 0:
-        out.add(path, f"must be > 0, got {_show(raw)}", key_path)
-        return False
-    if key_path in _AT_LEAST_ONE and value < 1:
-        out.add(path, f"must be >= 1, got {_show(raw)}", key_path)
-        return False
-    if key_path in _NON_NEGATIVE and value < 0:
-        out.add(path, f"must be >= 0, got {_show(raw)}", key_path)
-        return False
-    if key_path in _BELOW_100 and value >= 100:
-        out.add(path, f"must be < 100, got {_show(raw)}", key_path)
-        return False
-    return True
-
-
-def _require(
-    out: _Problems,
-    path: str,
-    value: float,
-    relation: str,
-    other_path: str,
-    other: float,
-    why: str = "",
-) -> None:
-    """Report at ``path`` unless ``value relation other`` holds (both keys must be valid)."""
-    if not out.valid(path, other_path):
-        return
-    holds = value < other if relation == "<" else value >= other
-    if not holds:
-        reason = f" ({why})" if why else ""
-        out.add(path, f"must be {relation} {other_path} ({other!r}), got {value!r}{reason}")
-
-
-def _check_combinations(config: LifecycleConfig, out: _Problems) -> None:
-    """Check the rules that involve more than one key."""
-    rec, sync, market = config.reconciler, config.sync, config.market
-    _require(
-        out,
-        "reconciler.latch_bps",
-        rec.latch_bps,
-        "<",
-        "reconciler.max_modify_bps",
-        rec.max_modify_bps,
-    )
-    _require(
-        out,
-        "reconciler.max_modify_bps",
-        rec.max_modify_bps,
-        "<",
-        "reconciler.drift_cancel_all_bps",
-        rec.drift_cancel_all_bps,
-    )
-    _require(
-        out,
-        "reconciler.book_age_grace_s",
-        rec.book_age_grace_s,
-        "<",
-        "reconciler.book_stale_s",
-        rec.book_stale_s,
-    )
-    _require(
-        out, "sync.missing_min_s", sync.missing_min_s, ">=", "sync.interval_s", sync.interval_s
-    )
-    _require(
-        out,
-        "sync.snapshot_max_age_s",
-        sync.snapshot_max_age_s,
-        ">=",
-        "sync.interval_s",
-        sync.interval_s,
-        "otherwise every scheduled snapshot is already too old to use",
-    )
-
-    runtime = config.runtime
-    for backoff in _BACKOFFS:
-        _require(
-            out, f"runtime.{backoff}_max_s", getattr(runtime, f"{backoff}_max_s"), ">=",
-            f"runtime.{backoff}_initial_s", getattr(runtime, f"{backoff}_initial_s"),
-        )
-    _require(
-        out, "runtime.headroom_refresh_s", runtime.headroom_refresh_s, "<",
-        "runtime.headroom_max_age_s", runtime.headroom_max_age_s,
-        "otherwise the reading ages out before the next one",
-    )
-
-    tolerances_path = "reconciler.level_tolerance_bps"
-    if out.valid(tolerances_path):
-        tolerances = rec.level_tolerance_bps
-        for index in range(1, len(tolerances)):
-            previous, current = tolerances[index - 1], tolerances[index]
-            if current < previous:
-                out.add(
-                    f"{tolerances_path}[{index}]",
-                    f"must be >= {tolerances_path}[{index - 1}] ({previous!r}), got "
-                    f"{current!r} (tolerances must be non-decreasing)",
-                    tolerances_path,
-                )
-
-    if out.valid("market.sz_decimals") and market.sz_decimals > 6:
-        out.add(
-            "market.sz_decimals",
-            f"must be <= 6 (perp prices keep 6 - sz_decimals decimals), got {market.sz_decimals}",
-        )
-
-    if out.valid("market.coin", "market.dex") and market.dex and ":" in market.coin:
-        prefix = market.coin.partition(":")[0]
-        if prefix != market.dex:
-            out.add(
-                "market.coin",
-                f"dex prefix {prefix!r} must equal market.dex ({market.dex!r}), "
-                f"got {market.coin!r}",
-            )
+        checked = check_value(path, key, value, _DEFAULTS[section][key], out)
+        if checked is not None:
+            values[key] = checked
+    return values

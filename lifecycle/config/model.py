@@ -1,4 +1,4 @@
-"""The configuration model: frozen dataclasses with every default, and its errors.
+"""The configuration model: frozen dataclasses with every default, checked when built.
 
 A configuration has up to five sections::
 
@@ -13,15 +13,21 @@ repository root lists every key with its default value and a comment). Units are
 key names: ``_s`` seconds, ``_ms`` milliseconds, ``_bps`` basis points (1 bps = 0.01 %),
 ``_pct`` percent and ``_usd`` US dollars.
 
-The objects are frozen; parsing and validation live in :mod:`lifecycle.config.loader`, and
-problems are reported as :class:`ConfigProblem` items of one :class:`ConfigError`.
+The objects are frozen and valid: each section checks its fields when it is built, in code
+as from a file, with the rules the loader applies (:mod:`lifecycle.config.rules`), and raises
+one :class:`ConfigError` listing every :class:`ConfigProblem` at its key path
+(``orders.orphan_policy``). A value is stored in the form the loader makes of it: an int where
+a float is due becomes that float, a policy's text (``"adopt"``) the :class:`OrphanPolicy`
+member, a list of tolerances a tuple. Parsing YAML lives in :mod:`lifecycle.config.loader`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from lifecycle.config.problems import ConfigError, ConfigProblem
+from lifecycle.config.rules import check_fields, describe
 
 __all__ = [
     "ConfigError",
@@ -105,6 +111,15 @@ class OrdersConfig:
     history_limit: int = 32
     fill_dedup_capacity: int = 100_000
 
+    def __post_init__(self) -> None:
+        """Check every field as the loader would; store each in the model's form.
+
+        Raises:
+            ConfigError: With every problem found, each at its key path
+                (``orders.<key>``).
+        """
+        check_fields("orders", self, OrdersConfig)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SyncConfig:
@@ -123,6 +138,15 @@ class SyncConfig:
     missing_snapshots: int = 3
     missing_min_s: float = 10.0
 
+    def __post_init__(self) -> None:
+        """Check every field as the loader would; store each in the model's form.
+
+        Raises:
+            ConfigError: With every problem found, each at its key path
+                (``sync.<key>``).
+        """
+        check_fields("sync", self, SyncConfig)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReconcilerConfig:
@@ -132,6 +156,11 @@ class ReconcilerConfig:
         level_tolerance_bps: Matching tolerance per ladder level, in basis points: each
             target (best level first) takes the nearest unmatched working order within its
             level's tolerance. Level ``i`` uses entry ``min(i, len - 1)``. Non-decreasing.
+            The defaults follow the seed system's live derivation from the modify limit:
+            half of ``max_modify_bps`` at the best level, ``max_modify_bps`` at the next,
+            1.5 times that deeper; so ``max_modify_bps`` is reached (a matched order is
+            modified up to it, not cancelled and re-placed) and still bounds the deepest
+            levels.
         latch_bps: A matched order within this many basis points of its target price (and
             within ``latch_size_pct`` of its size) is kept as it is.
         latch_size_pct: Size half of the latch band, in percent of the target size.
@@ -147,10 +176,10 @@ class ReconcilerConfig:
             dropped so that they do not cross.
         book_age_grace_s: Beyond this book age, in seconds, the crossing margin grows by
             one tick per second.
-        book_stale_s: A book older than this, in seconds, skips the reconcile cycle.
+        book_stale_s: A book this old or older, in seconds, skips the reconcile cycle.
     """
 
-    level_tolerance_bps: tuple[float, ...] = (5.0, 15.0, 22.5)
+    level_tolerance_bps: tuple[float, ...] = (25.0, 50.0, 75.0)
     latch_bps: float = 3.0
     latch_size_pct: float = 10.0
     max_modify_bps: float = 50.0
@@ -160,6 +189,15 @@ class ReconcilerConfig:
     cross_margin_ticks: int = 2
     book_age_grace_s: float = 2.0
     book_stale_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Check every field as the loader would; store each in the model's form.
+
+        Raises:
+            ConfigError: With every problem found, each at its key path
+                (``reconciler.<key>``).
+        """
+        check_fields("reconciler", self, ReconcilerConfig)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,6 +215,15 @@ class MarketConfig:
     coin: str = "BTC"
     dex: str = ""
     sz_decimals: int = 5
+
+    def __post_init__(self) -> None:
+        """Check every field as the loader would; store each in the model's form.
+
+        Raises:
+            ConfigError: With every problem found, each at its key path
+                (``market.<key>``).
+        """
+        check_fields("market", self, MarketConfig)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -229,6 +276,15 @@ class RuntimePolicyConfig:
     exhaustion_jitter_pct: float = 50.0
     recovery_cooldown_s: float = 2.0
 
+    def __post_init__(self) -> None:
+        """Check every field as the loader would; store each in the model's form.
+
+        Raises:
+            ConfigError: With every problem found, each at its key path
+                (``runtime.<key>``).
+        """
+        check_fields("runtime", self, RuntimePolicyConfig)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LifecycleConfig:
@@ -250,6 +306,20 @@ class LifecycleConfig:
     market: MarketConfig = field(default_factory=MarketConfig)
     runtime: RuntimePolicyConfig = field(default_factory=RuntimePolicyConfig)
 
+    def __post_init__(self) -> None:
+        """Check that each section is an instance of its class (each checked itself).
+
+        Raises:
+            ConfigError: A section is not an instance of its class.
+        """
+        problems = [
+            ConfigProblem(name, f"expected a {kind.__name__}, got {describe(value)}")
+            for name, kind in _SECTIONS
+            if not isinstance(value := getattr(self, name), kind)
+        ]
+        if problems:
+            raise ConfigError(type(self).__name__, problems)
+
     @property
     def coin_key(self) -> str:
         """The canonical coin name.
@@ -261,62 +331,10 @@ class LifecycleConfig:
         return canonical_coin(self.market.coin, self.market.dex)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One problem found in a configuration.
-
-    Attributes:
-        path: Dotted key path of the offending value, e.g. ``orders.protection_s`` or
-            ``reconciler.level_tolerance_bps[1]``; ``<root>`` for the document itself,
-            ``<file>`` when the file cannot be read and ``<yaml>`` for a YAML syntax error.
-        message: What is wrong, in one line.
-    """
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        """Return ``"path: message"``."""
-        return f"{self.path}: {self.message}"
-
-
-class ConfigError(ValueError):
-    """A configuration has one or more problems.
-
-    ``str(error)`` is a header line ``"{source}: N problem(s)"`` followed by one line
-    ``"  {path}: {message}"`` per problem.
-
-    Attributes:
-        source: Where the configuration came from: the file name, or the ``source`` given
-            to :func:`parse_config`.
-        problems: Every problem found, in the order found.
-    """
-
-    source: str
-    problems: tuple[ConfigProblem, ...]
-
-    def __init__(self, source: str, problems: Iterable[ConfigProblem]) -> None:
-        """Create the error.
-
-        Args:
-            source: Where the configuration came from.
-            problems: The problems found.
-        """
-        self.source = source
-        self.problems = tuple(problems)
-        super().__init__(self._render())
-
-    def __str__(self) -> str:
-        """Return the header line followed by one indented line per problem."""
-        return self._render()
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, tuple[ConfigProblem, ...]]]:
-        """Support pickling, which would otherwise call ``__init__`` with the message."""
-        return (type(self), (self.source, self.problems))
-
-    def _render(self) -> str:
-        lines = [f"{self.source}: {len(self.problems)} problem(s)"]
-        lines.extend(f"  {problem.path}: {problem.message}" for problem in self.problems)
-        return "\n".join(lines)
-
-
+_SECTIONS: tuple[tuple[str, type], ...] = (
+    ("orders", OrdersConfig),
+    ("sync", SyncConfig),
+    ("reconciler", ReconcilerConfig),
+    ("market", MarketConfig),
+    ("runtime", RuntimePolicyConfig),
+)

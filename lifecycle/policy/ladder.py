@@ -29,7 +29,6 @@ import msgspec
 from lifecycle.core.order import Order, Side
 
 __all__ = [
-    "SKIP_NO_LEVELS",
     "SKIP_STALE_BOOK",
     "Book",
     "Decision",
@@ -41,10 +40,8 @@ __all__ = [
     "SidePlan",
 ]
 
-#: ``Plan.skipped`` when the book is older than ``book_stale_s``.
+#: ``Plan.skipped`` when the book is ``book_stale_s`` old or older.
 SKIP_STALE_BOOK: Final = "stale_book"
-#: ``Plan.skipped`` when every level was dropped (crossing or below the minimum notional).
-SKIP_NO_LEVELS: Final = "no_levels"
 
 _BUY: Final = Side.BUY
 
@@ -194,8 +191,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         asks: The sell side.
         cancel_all: Drift forced a full replace: every working order is
             cancelled and the whole ladder placed again.
-        skipped: Why the cycle was skipped (:data:`SKIP_STALE_BOOK`,
-            :data:`SKIP_NO_LEVELS`), None when it was not.
+        skipped: Why the cycle was skipped (:data:`SKIP_STALE_BOOK`), None
+            when it was not.
         note: A human-readable detail of ``skipped`` or ``cancel_all``.
     """
 

@@ -40,7 +40,6 @@ from lifecycle.core.order import Order, Side
 from lifecycle.core.states import WORKING, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.policy.ladder import (
-    SKIP_NO_LEVELS,
     SKIP_STALE_BOOK,
     Book,
     Decision,
@@ -137,7 +136,9 @@ class Planner:
 
         age_s = max(0.0, now - book.at)
         config = self.config
-        if age_s > config.book_stale_s:
+        if age_s >= config.book_stale_s:
+            # At the limit the book is already too old to decide on (the seed's
+            # "book >= 5 s old: skip").
             note = f"book is {age_s:.3f} s old (book_stale_s {config.book_stale_s})"
             return _skipped(working, ladder, SKIP_STALE_BOOK, note)
 
@@ -150,27 +151,6 @@ class Planner:
         ask_units, ask_lots, ask_crossing, ask_small = self._targets(
             _SELL, ladder.asks, book, margin_ticks
         )
-        if not bid_units and not ask_units:
-            side_plans = [
-                SidePlan(
-                    side=side,
-                    dropped_crossing=crossing,
-                    skipped_min_notional=small,
-                    working=len(working[side]),
-                    decision=Decision.SKIP,
-                )
-                for side, crossing, small in (
-                    (_BUY, bid_crossing, bid_small),
-                    (_SELL, ask_crossing, ask_small),
-                )
-            ]
-            return Plan(
-                bids=side_plans[0],
-                asks=side_plans[1],
-                skipped=SKIP_NO_LEVELS,
-                note="no level left after the crossing and minimum notional checks",
-            )
-
         grid, terms = self.grid, self._terms
         fresh: dict[Order, Terms] = {}
         self._terms = fresh

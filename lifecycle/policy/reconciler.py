@@ -16,16 +16,19 @@ One cycle, in order:
 1. **Empty ladder.** Both sides empty: every order of ours that may rest and
    is not already being cancelled is cancelled (decision ``clear``). This needs
    no book, so it runs even on a stale one: pulling quotes is always safe.
-2. **Stale book.** A book older than ``book_stale_s`` skips the cycle
-   (``Plan.skipped``); nothing is sent.
+2. **Stale book.** A book ``book_stale_s`` old or older skips the cycle
+   (``Plan.skipped``); nothing is sent. This is the one skip: a book too old
+   to decide on is "no data"; a target that wants nothing is a decision.
 3. **Targets.** Each level's price is rounded with :mod:`lifecycle.policy.pricing`
    (bids down, asks up: never more aggressive) and its size truncated to
    ``sz_decimals``. A level that would cross is dropped on its own (a bid at or
    above ``best_ask - m`` ticks, an ask at or below ``best_bid + m`` ticks, with
    ``m = cross_margin_ticks`` plus one tick per started second of book age
    beyond ``book_age_grace_s``); so is a level worth less than
-   ``min_notional_usd``. If no level survives on either side the cycle is
-   skipped, keeping the quotes that rest.
+   ``min_notional_usd``. A side left without targets wants nothing resting:
+   its orders are unmatched and cancelled like any other, also when no level
+   survives on either side (the seed system returned before reconciling
+   then, leaving stale quotes resting: its L11).
 4. **Drift.** If any working order is farther than ``drift_cancel_all_bps``
    from every target of its side, every working order on both sides is
    cancelled and the whole ladder placed again: one cancel batch and one place
@@ -96,7 +99,6 @@ from lifecycle.core.order import Order
 from lifecycle.core.states import OrderState
 from lifecycle.policy.asking import AskingEngine
 from lifecycle.policy.ladder import (
-    SKIP_NO_LEVELS,
     SKIP_STALE_BOOK,
     Book,
     Decision,
@@ -112,7 +114,6 @@ from lifecycle.policy.planning import CANCELLABLE, MODIFIABLE, Planner
 from lifecycle.policy.pricing import AssetRules
 
 __all__ = [
-    "SKIP_NO_LEVELS",
     "SKIP_STALE_BOOK",
     "Book",
     "Decision",
@@ -156,7 +157,6 @@ class Reconciler:
             (
                 "cycles",
                 "cycles_skipped_stale_book",
-                "cycles_skipped_no_levels",
                 "places",
                 "modifies",
                 "modify_batches",
@@ -181,7 +181,7 @@ class Reconciler:
         """Counters for metrics, counted by :meth:`apply` (a copy).
 
         ``cycles`` (skipped ones included), ``cycles_skipped_stale_book``,
-        ``cycles_skipped_no_levels``, ``places``, ``modifies``,
+        ``places``, ``modifies``,
         ``modify_batches``, ``cancels``, ``cancel_alls`` (drift), ``clears``
         (empty ladder), ``orders_kept``, ``modifies_latched``,
         ``levels_dropped_crossing``, ``levels_skipped_min_notional`` and

@@ -8,29 +8,37 @@ open orders for the configured dex, builds an :class:`OpenOrdersSnapshot` and
 calls :meth:`SafetySync.apply`. The sync compares the snapshot with the
 engine's registry and speaks to the engine only through its public surface:
 it hands it events (``OrderAccepted``, ``OrphanSeen``, ``OrphanVanished``),
-asks it for requests (``cancel``, ``query``) and fires the one local trigger
-that belongs to it (``ADOPT``). It never writes an order's state; the table
-decides every move.
+asks it for requests (``cancel``, ``query``) and fires the local triggers of
+adoption (``ADOPT``; see :mod:`lifecycle.policy.orphans`). It never writes an
+order's state; the table decides every move.
 
 One sync, in order:
 
-1. A snapshot older than ``sync.snapshot_max_age_s`` (or older than the last
-   one applied) is ignored, counted and logged. The sync still counts as done
-   for scheduling (:attr:`SyncReport.next_sync_at`), so a stale feed does not
-   make the driver run a sync after every message.
-2. Rows are kept when their coin equals ours in canonical form (see
+1. A snapshot stamped after ``now`` is applied as taken at ``now`` (it cannot
+   have been taken later; kept as stamped, it would make every later snapshot
+   look out of order until the clock caught up), counted and logged. A
+   snapshot older than ``sync.snapshot_max_age_s`` (or older than the last one
+   applied, or without a usable time) is ignored, counted and logged. The sync
+   still counts as done for scheduling (:attr:`SyncReport.next_sync_at`), so a
+   stale feed does not make the driver run a sync after every message.
+2. A row that cannot be read (:func:`~lifecycle.policy.snapshot.row_problem`)
+   is dropped and recorded as an anomaly; the rest of the snapshot applies.
+   Rows are kept when their coin equals ours in canonical form (see
    :func:`canonical_coin`). If the exchange listed orders but none for our
    coin, the asset-mismatch alarm is raised: an anomaly naming up to three of
-   the coins it did list.
+   the coins it did list (:mod:`lifecycle.policy.rows`).
 3. Each row of our coin is resolved cloid first, then oid, in canonical form,
    so an order of ours is never an orphan:
 
    * an order of ours that is EXPECTED (the placement response has not arrived
      yet) is acknowledged with the row's oid: the engine moves it to LIVE and
      finalizes it;
-   * a row naming no order we know becomes an ORPHAN_CANDIDATE; the engine's
-     timer ages it after ``orders.orphan_grace_s``;
-   * an AGED_ORPHAN still listed is handled by ``orders.orphan_policy``.
+   * a row naming no order we know under a cloid of this run is ours all the
+     same: adopted at once, with an anomaly (:mod:`lifecycle.policy.orphans`);
+   * any other row naming no order we know becomes an ORPHAN_CANDIDATE; the
+     engine's timer ages it after ``orders.orphan_grace_s``;
+   * an AGED_ORPHAN still listed is handled by ``orders.orphan_policy``
+     (:mod:`lifecycle.policy.orphans` has the table).
 
 4. Orphans absent from the snapshot are dropped without a cancel; one that
    comes back starts a new grace.
@@ -42,22 +50,6 @@ One sync, in order:
    Hyperliquid answers ``unknownOid`` for orders ``openOrders`` just listed;
    streaks of CANCELLING orders are kept for that, without a query of their own.
    Which absences count, and why, is told in :mod:`lifecycle.policy.absence`.
-
-Orphan policy, by who owns the order's cloid (:meth:`CloidFactory.owns`):
-
-============  ====================  =====================
-policy        our namespace         foreign or no cloid
-============  ====================  =====================
-``cancel``    cancel                cancel
-``adopt``     adopt (TRACKED)       cancel
-``ignore``    adopt (TRACKED)       left alone, reported
-============  ====================  =====================
-
-``ignore`` exists to leave other traders' orders on a shared account alone. An
-order carrying our namespace is ours by construction (left by an earlier run,
-or forgotten by this one), and leaving it untracked would leave a quote resting
-that nothing manages; adoption sends nothing by itself, the reconciler then
-decides whether to keep, modify or cancel it.
 
 A row without a cloid whose side, price and size equal an EXPECTED order's is
 deferred (neither ours nor an orphan in this sync): it may be that order, listed
@@ -71,17 +63,20 @@ does not (candidates age on the engine's timer, not here).
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
 
-from lifecycle.config import OrphanPolicy, canonical_coin
+from lifecycle.config import canonical_coin
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.errors import TimeWentBackwards
 from lifecycle.core.events import OrderAccepted, OrphanSeen, OrphanVanished
 from lifecycle.core.ids import Oid
 from lifecycle.core.order import Order, Side
-from lifecycle.core.states import DISCOVERED, WORKING, OrderState, Trigger
+from lifecycle.core.states import DISCOVERED, WORKING, OrderState
 from lifecycle.policy.absence import STREAK_STATES, Absences
 from lifecycle.policy.asking import AskingEngine
+from lifecycle.policy.orphans import OrphanHandler
+from lifecycle.policy.rows import read_rows
 from lifecycle.policy.snapshot import OpenOrder, OpenOrdersSnapshot, SyncReport, Tally, row_cloid
 
 __all__ = [
@@ -95,10 +90,6 @@ __all__ = [
 log = logging.getLogger("lifecycle.safety_sync")
 
 S = OrderState
-
-#: How many coin names the asset-mismatch alarm quotes.
-_MISMATCH_SAMPLES = 3
-_ZERO = Decimal(0)
 
 
 class SafetySync:
@@ -123,6 +114,7 @@ class SafetySync:
         "_last_sync_at",
         "_last_taken_at",
         "_missing",
+        "_orphans",
     )
 
     def __init__(self, engine: AskingEngine) -> None:
@@ -139,6 +131,8 @@ class SafetySync:
                 "snapshots_applied",
                 "stale_snapshots_ignored",
                 "out_of_order_snapshots_ignored",
+                "future_snapshots_clamped",
+                "rows_malformed",
                 "asset_mismatches",
                 "acks_from_snapshot",
                 "orphans_seen",
@@ -146,11 +140,13 @@ class SafetySync:
                 "orphans_adopted",
                 "orphans_ignored",
                 "orphans_vanished",
+                "own_orders_adopted",
                 "rows_deferred",
                 "missing_queries",
             ),
             0,
         )
+        self._orphans = OrphanHandler(engine, self._counts, self._ignored)
 
     @property
     def coin(self) -> str:
@@ -169,10 +165,13 @@ class SafetySync:
 
         ``syncs`` (every :meth:`apply`), ``snapshots_applied``,
         ``stale_snapshots_ignored``, ``out_of_order_snapshots_ignored``,
-        ``asset_mismatches``, ``acks_from_snapshot``, ``orphans_seen`` (new
-        candidates), ``orphans_cancelled``, ``orphans_adopted``,
-        ``orphans_ignored`` (once per order), ``orphans_vanished``,
-        ``rows_deferred``, ``missing_queries``, and the gauge
+        ``future_snapshots_clamped`` (stamped after ``now``, applied as taken
+        then), ``rows_malformed`` (dropped), ``asset_mismatches``,
+        ``acks_from_snapshot``, ``orphans_seen`` (new candidates),
+        ``orphans_cancelled``, ``orphans_adopted``, ``orphans_ignored`` (once
+        per order), ``orphans_vanished``, ``own_orders_adopted`` (rows of this
+        run the engine no longer knew), ``rows_deferred``,
+        ``missing_queries``, and the gauge
         ``missing_tracked`` (orders in an absence streak now).
         """
         counts = dict(self._counts)
@@ -207,6 +206,23 @@ class SafetySync:
         self._last_sync_at = now
         next_sync_at = now + sync.interval_s
         taken_at = snapshot.taken_at
+        if isinstance(taken_at, bool) or not (
+            isinstance(taken_at, int | float) and math.isfinite(taken_at)
+        ):
+            # No time to order it by or to measure absences with: unusable.
+            counts["stale_snapshots_ignored"] += 1
+            log.warning("safety sync: snapshot taken at %r, ignored", taken_at)
+            return SyncReport(at=now, taken_at=math.nan, next_sync_at=next_sync_at, stale=True)
+        ahead_s = 0.0
+        if taken_at > now:
+            # Another clock stamped it. Kept as stamped, it would make every later
+            # snapshot "out of order" until now caught up with it.
+            ahead_s, taken_at = taken_at - now, now
+            counts["future_snapshots_clamped"] += 1
+            log.warning(
+                "safety sync: snapshot stamped %.3fs after now, applied as taken now",
+                ahead_s, extra={"snapshot_ahead_s": ahead_s},
+            )
         age_s = now - taken_at
         if age_s > sync.snapshot_max_age_s:
             counts["stale_snapshots_ignored"] += 1
@@ -232,59 +248,22 @@ class SafetySync:
         self._last_taken_at = taken_at
         counts["snapshots_applied"] += 1
 
-        rows, other_count, samples = self._split(snapshot.orders)
-        mismatch = other_count > 0 and not rows
-        if mismatch:
-            self._alarm_mismatch(other_count, samples, now)
         tally = Tally()
+        rows, other_count, mismatch = read_rows(
+            snapshot.orders, self._coin, engine, counts, tally, now
+        )
         seen = self._match_rows(rows, tally, now)
         self._sweep(seen, taken_at, tally, now)
         return self._report(
-            now, taken_at, next_sync_at, len(rows), other_count, mismatch, tally
+            now, taken_at, next_sync_at, len(rows), other_count, mismatch, tally, ahead_s
         )
 
     # --- steps -------------------------------------------------------------------------
 
-    def _split(
-        self, orders: tuple[OpenOrder, ...]
-    ) -> tuple[list[OpenOrder], int, list[str]]:
-        """Keep our coin's rows (one per oid); count the others, sample their coins."""
-        coin = self._coin
-        ours: dict[Oid, OpenOrder] = {}
-        other_count = 0
-        samples: list[str] = []
-        for row in orders:
-            # Rows carry the exchange's own names (prefixed on a builder dex), so
-            # they compare as they are: a bare name is a main-dex coin.
-            if row.coin == coin:
-                ours.setdefault(row.oid, row)
-                continue
-            other_count += 1
-            if len(samples) < _MISMATCH_SAMPLES and row.coin not in samples:
-                samples.append(row.coin)
-        return list(ours.values()), other_count, samples
-
-    def _alarm_mismatch(self, other_count: int, samples: list[str], now: float) -> None:
-        self._counts["asset_mismatches"] += 1
-        detail = (
-            f"exchange listed {other_count} open orders, none for {self._coin!r}; "
-            f"sample coins: {', '.join(repr(c) for c in samples)} "
-            "(coin name or dex scope mismatch?)"
-        )
-        self._engine.anomalies.record(AnomalyKind.ASSET_MISMATCH, now, None, detail)
-        log.warning(
-            "safety sync: asset mismatch: %s",
-            detail,
-            extra={
-                "coin": self._coin,
-                "other_coin_orders": other_count,
-                "sample_coins": tuple(samples),
-            },
-        )
-
     def _match_rows(self, rows: list[OpenOrder], tally: Tally, now: float) -> set[Order]:
         """Resolve each row (cloid first); return the orders the snapshot lists."""
         engine = self._engine
+        orphans = self._orphans
         find = engine.registry.find
         seen: set[Order] = set()
         expected_terms: set[tuple[Side, Decimal, Decimal]] | None = None
@@ -292,13 +271,6 @@ class SafetySync:
             cloid = row_cloid(row.cloid)
             order = find(cloid, row.oid)
             if order is None:
-                if not (row.price > _ZERO and row.size > _ZERO):
-                    log.warning(
-                        "safety sync: row oid %s has price %s size %s, skipped",
-                        row.oid, row.price, row.size,
-                        extra={"oid": row.oid, "row_price": str(row.price)},
-                    )
-                    continue
                 if cloid is None:
                     if expected_terms is None:
                         expected_terms = {
@@ -315,17 +287,22 @@ class SafetySync:
                     ),
                     now,
                 )
-                tally.new_candidates += 1
-                self._counts["orphans_seen"] += 1
                 created = find(cloid, row.oid)
                 if created is not None:
                     seen.add(created)
+                    if orphans.this_run(cloid):
+                        orphans.adopt_own(created, tally, now, "the engine no longer knew it")
+                        continue
+                tally.new_candidates += 1
+                self._counts["orphans_seen"] += 1
                 continue
             seen.add(order)
             state = order.state
-            if state is S.AGED_ORPHAN:
+            if state in DISCOVERED and orphans.this_run(order.cloid):
+                orphans.adopt_own(order, tally, now, f"it was held as {state.value}")
+            elif state is S.AGED_ORPHAN:
                 tally.aged += 1
-                self._handle_aged(order, tally, now)
+                orphans.handle_aged(order, tally, now)
             elif state is S.ORPHAN_CANDIDATE:
                 pass  # grace running; the engine's timer ages it
             elif (state is S.EXPECTED or not order.knows_oid(row.oid)) and self._accept(
@@ -358,40 +335,6 @@ class SafetySync:
         self._counts["acks_from_snapshot"] += 1
         return True
 
-    def _handle_aged(self, order: Order, tally: Tally, now: float) -> None:
-        """Apply the orphan policy to an aged orphan the snapshot still lists."""
-        engine = self._engine
-        policy = engine.config.orders.orphan_policy
-        counts = self._counts
-        if policy is not OrphanPolicy.CANCEL and engine.cloids.owns(order.cloid):
-            engine.move(order, Trigger.ADOPT, now)
-            tally.adopted += 1
-            counts["orphans_adopted"] += 1
-            log.info(
-                "safety sync: adopted orphan %s (our namespace)",
-                order.label,
-                extra={"order_id": order.label, "oid": order.oid, "policy": policy.value},
-            )
-        elif policy is OrphanPolicy.IGNORE:
-            tally.ignored += 1
-            if order not in self._ignored:
-                self._ignored.add(order)
-                counts["orphans_ignored"] += 1
-                log.info(
-                    "safety sync: left foreign orphan %s alone (%s %s@%s)",
-                    order.label, order.side.value, order.size, order.price,
-                    extra={"order_id": order.label, "oid": order.oid, "policy": policy.value},
-                )
-        else:
-            engine.cancel(order, now)
-            tally.cancelled += 1
-            counts["orphans_cancelled"] += 1
-            log.info(
-                "safety sync: cancelling orphan %s",
-                order.label,
-                extra={"order_id": order.label, "oid": order.oid, "policy": policy.value},
-            )
-
     def _sweep(self, seen: set[Order], taken_at: float, tally: Tally, now: float) -> None:
         """Drop vanished orphans; count absences of ours and query the long ones."""
         engine = self._engine
@@ -422,9 +365,10 @@ class SafetySync:
         # states (their absence stopped counting), and ignored orphans no longer aged.
         registry = engine.registry
         absences.forget(registry, STREAK_STATES)
-        self._ignored = {
-            o for o in self._ignored if o in registry and o.state is S.AGED_ORPHAN
-        }
+        ignored = self._ignored  # shared with the orphan handler: changed in place
+        ignored.difference_update(
+            [o for o in ignored if o not in registry or o.state is not S.AGED_ORPHAN]
+        )
 
     def absence_confirmed(self, order: Order) -> bool:
         """Whether ``order`` is in an absence streak long enough to prove it gone.
@@ -461,6 +405,7 @@ class SafetySync:
         other_count: int,
         mismatch: bool,
         tally: Tally,
+        ahead_s: float,
     ) -> SyncReport:
         working = candidates = 0
         for order in self._engine.registry:
@@ -478,6 +423,7 @@ class SafetySync:
             asset_mismatch=mismatch,
             working_orders=working,
             candidates=candidates,
+            ahead_s=ahead_s,
         )
         log.info(
             "safety sync %s: %d exchange orders, %d working, %d candidates, %d aged, "

@@ -6,10 +6,15 @@ applies it to the engine and answers with a :class:`SyncReport`, counted as it
 goes in a :class:`Tally`. Rows and reports are frozen, keyword-only
 ``msgspec.Struct`` values, untracked by the garbage collector (their fields are
 numbers, strings, decimals, ids and enum members); the snapshot is a frozen,
-keyword-only dataclass holding a tuple of rows. A row is
-taken as the exchange listed it: the sync resolves its cloid (any accepted form)
-and skips a row whose price or size is not above zero, so nothing is refused
-here.
+keyword-only dataclass holding a tuple of rows.
+
+A row is taken as the exchange listed it: building one checks nothing, so an
+adapter never loses a whole snapshot to one unreadable row. The sync reads
+each row with :func:`row_problem` where it enters the engine: a row it cannot
+read (a field of the wrong type, a price or size that is not a finite number
+above zero) is dropped and recorded as an anomaly, and the rest of the
+snapshot applies. A cloid is resolved in any accepted form; text that is no
+cloid is read as no cloid (:func:`row_cloid`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,16 @@ from lifecycle.core.errors import InvalidCloid
 from lifecycle.core.ids import Cloid, Oid
 from lifecycle.core.order import Side
 
-__all__ = ["OpenOrder", "OpenOrdersSnapshot", "SyncReport", "Tally", "row_cloid"]
+__all__ = [
+    "OpenOrder",
+    "OpenOrdersSnapshot",
+    "SyncReport",
+    "Tally",
+    "row_cloid",
+    "row_problem",
+]
+
+_ZERO = Decimal(0)
 
 
 class OpenOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -75,6 +89,11 @@ class SyncReport(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     stale: bool = False
     #: Taken before the last snapshot applied: ignored.
     out_of_order: bool = False
+    #: How far after ``at`` the snapshot said it was taken (0 normally). A snapshot
+    #: cannot be taken after it is applied: it was applied as taken at ``at``.
+    ahead_s: float = 0.0
+    #: Rows that could not be read (see :func:`row_problem`): dropped, each an anomaly.
+    malformed: int = 0
     #: Exchange orders for our coin.
     exchange_orders: int = 0
     #: Exchange orders for other coins (ignored).
@@ -95,6 +114,9 @@ class SyncReport(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     cancelled: int = 0
     #: Aged orphans adopted (TRACKED).
     adopted: int = 0
+    #: Rows naming an order of this run (our namespace and run id) that the
+    #: engine no longer knew: adopted at once (TRACKED), never orphans.
+    own_adopted: int = 0
     #: Aged orphans left alone (``ignore`` policy, foreign orders).
     ignored: int = 0
     #: Orphans absent from the snapshot, dropped without a cancel.
@@ -122,8 +144,10 @@ class Tally:
         "cancelled",
         "deferred",
         "ignored",
+        "malformed",
         "missing",
         "new_candidates",
+        "own_adopted",
         "queries",
         "vanished",
     )
@@ -131,6 +155,7 @@ class Tally:
     def __init__(self) -> None:
         self.acks = self.adopted = self.aged = self.cancelled = self.deferred = 0
         self.ignored = self.missing = self.new_candidates = self.queries = self.vanished = 0
+        self.malformed = self.own_adopted = 0
 
     def report(
         self,
@@ -143,12 +168,16 @@ class Tally:
         asset_mismatch: bool,
         working_orders: int,
         candidates: int,
+        ahead_s: float,
     ) -> SyncReport:
         """The report of the sync these counts belong to (an applied snapshot)."""
         return SyncReport(
             at=at,
             taken_at=taken_at,
             next_sync_at=next_sync_at,
+            ahead_s=ahead_s,
+            malformed=self.malformed,
+            own_adopted=self.own_adopted,
             exchange_orders=exchange_orders,
             other_coin_orders=other_coin_orders,
             asset_mismatch=asset_mismatch,
@@ -179,3 +208,51 @@ def row_cloid(value: Cloid | str | None) -> Cloid | None:
         return Cloid(value)
     except InvalidCloid:
         return None
+
+
+def row_problem(row: object) -> str | None:
+    """What makes ``row`` unreadable as an open-orders row, or None when it is fine.
+
+    A row must be an :class:`OpenOrder` whose ``coin`` is text, ``oid`` an
+    integer >= 0, ``side`` a :class:`~lifecycle.core.order.Side`, and
+    ``price`` and ``size`` finite ``Decimal`` values above zero (an open order
+    rests some size at some price). The cloid is not checked: text that is no
+    cloid is read as none (:func:`row_cloid`).
+    """
+    # The common case at once: exact types, in range (a sync reads every row);
+    # the slow path below names the problem, or accepts a rarer valid form.
+    if type(row) is OpenOrder:
+        oid, price, size = row.oid, row.price, row.size
+        if (
+            type(oid) is int
+            and oid >= 0
+            and type(price) is Decimal
+            and type(size) is Decimal
+            and type(row.side) is Side
+            and type(row.coin) is str
+            and price.is_finite()
+            and size.is_finite()
+            and price > _ZERO
+            and size > _ZERO
+        ):
+            return None
+    return _problem(row)
+
+
+def _problem(row: object) -> str | None:
+    """:func:`row_problem` field by field, on fields read as the objects they may be."""
+    if not isinstance(row, OpenOrder):
+        return f"not an open-orders row: {type(row).__name__}"
+    fields: dict[str, object] = msgspec.structs.asdict(row)
+    coin, oid, side = fields["coin"], fields["oid"], fields["side"]
+    if not isinstance(coin, str):
+        return f"coin is not text: {coin!r}"
+    if isinstance(oid, bool) or not isinstance(oid, int) or oid < 0:
+        return f"oid is not an integer >= 0: {oid!r}"
+    if not isinstance(side, Side):
+        return f"side is not a Side: {side!r}"
+    for name in ("price", "size"):
+        value = fields[name]
+        if not (isinstance(value, Decimal) and value.is_finite() and value > _ZERO):
+            return f"{name} is not a finite Decimal > 0: {value!r}"
+    return None
