@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
+from lifecycle.config import (
+    LifecycleConfig,
+    MarketConfig,
+    OrdersConfig,
+    OrphanPolicy,
+    ReconcilerConfig,
+)
 from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Order, Side
@@ -41,11 +47,13 @@ def scenario(
     dex: str = "",
     policy: OrphanPolicy = OrphanPolicy.CANCEL,
     start: float = 0.0,
+    reconciler: ReconcilerConfig | None = None,
 ) -> Scenario:
     """A scenario on a perp with sz_decimals 2 and otherwise default settings."""
     config = LifecycleConfig(
         orders=OrdersConfig(orphan_policy=policy),
         market=MarketConfig(coin=coin, dex=dex, sz_decimals=2),
+        reconciler=reconciler if reconciler is not None else ReconcilerConfig(),
     )
     return Scenario(config, start=start)
 

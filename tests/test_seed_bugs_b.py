@@ -31,7 +31,7 @@ from seed_helpers import (
     tracked,
 )
 
-from lifecycle.config import OrphanPolicy
+from lifecycle.config import OrphanPolicy, ReconcilerConfig
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import (
     CancelOrder,
@@ -825,8 +825,9 @@ def test_b21_far_order_cannot_steal_the_best_level() -> None:
     the level's tolerance (5 bps at level 0, 15 at level 1): the order at 100.00 keeps
     level 0 although the one at 99.90 is older, and the 99.90 order is modified to level
     1. With only the far order resting (7 bps off level 0), level 0 gets a new order and
-    the far one is cancelled."""
-    s = scenario()
+    the far one is cancelled. (Tolerances pinned to 5 / 15 / 22.5 bps, as in the seed.)"""
+    tight = ReconcilerConfig(level_tolerance_bps=(5.0, 15.0, 22.5))
+    s = scenario(reconciler=tight)
     far, near = tracked(s, (BUY, "99.9", "1"), (BUY, "100", "1"))
     top = book(s, "99.9", "100.1")
     plan = cycle(s, ladder([("100", "1"), ("99.8", "1")]), top)
@@ -834,7 +835,7 @@ def test_b21_far_order_cannot_steal_the_best_level() -> None:
     assert [(m.order, m.price, m.level) for m in plan.modifies] == [(far, D("99.8"), 1)]
     assert plan.places == () and plan.cancels == ()
 
-    s2 = scenario()
+    s2 = scenario(reconciler=tight)
     [stray] = tracked(s2, (BUY, "99.93", "1"))
     plan = cycle(s2, ladder([("100", "1")]), book(s2, "99.9", "100.1"))
     assert [(p.price, p.level) for p in plan.places] == [(D("100"), 0)]

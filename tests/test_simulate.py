@@ -11,6 +11,7 @@ import pytest
 from lifecycle.adapters.simulated import PROFILES, MarketParams, SimulatedExchange
 
 from lifecycle.cli import main
+from lifecycle.core.ids import CloidFactory
 from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
 from lifecycle.journal import load_journal, replay
@@ -249,7 +250,8 @@ def test_journaled_run_without_restart_replays_to_the_same_engine(tmp_path: Path
     assert report.ok and report.restart is None
     loaded = load_journal(tmp_path)
     assert loaded.header is not None
-    engine = Engine(loaded.header["config"])
+    header = loaded.header
+    engine = Engine(header["config"], cloids=CloidFactory(header["namespace"], header["run_id"]))
     result = replay(loaded.records, engine)
     assert result.inputs > 0 and result.fired > 0
     assert engine.position == report.position
