@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from lifecycle.config import LifecycleConfig, MarketConfig, OrdersConfig, OrphanPolicy
@@ -44,6 +45,7 @@ from lifecycle.core.order import Order, Side
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.engine.facade import Engine
 from lifecycle.journal import (
+    FORMAT_VERSION,
     FlushMode,
     FlushPolicy,
     Journal,
@@ -55,6 +57,7 @@ from lifecycle.journal import (
     order_key,
     replay,
 )
+from lifecycle.journal.framing import frame, unframe
 from lifecycle.policy.reconciler import Book, Ladder, Level
 from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot, SafetySync
 
@@ -84,12 +87,23 @@ def lines_on_disk(path: Path) -> int:
     return path.read_bytes().count(b"\n")
 
 
+def rewrite_line(path: Path, index: int, old: str, new: str) -> None:
+    """Edit line ``index`` (from 0) and give it a valid checksum, as another writer would."""
+    lines = path.read_bytes().split(b"\n")
+    first = index == 0
+    body, version = unframe(lines[index], first=first)
+    assert old.encode() in body
+    lines[index] = frame(body.replace(old.encode(), new.encode()), version=version)[:-1]
+    path.write_bytes(b"\n".join(lines))
+
+
 def types_of(path: Path) -> list[str]:
     return [r.type for r in load_journal(path).records]
 
 
 def state_of(engine: Engine) -> dict[str, Any]:
-    """Everything replay must rebuild: every order, the indexes, the ledger, the timers."""
+    """Everything replay must rebuild: every order, the indexes, the ledger, the timers,
+    the safety sync's memory."""
     orders = {
         order_key(o): (
             o.state, o.reason, o.cloid, o.oid, o.prior_oids, o.side, o.price, o.size,
@@ -104,15 +118,18 @@ def state_of(engine: Engine) -> dict[str, Any]:
             if oid is not None:
                 holder = engine.registry.by_oid(oid)
                 oid_index[oid] = None if holder is None else order_key(holder)
-    # The sync's and the reconciler's own counters are driver-side memory, not replayed.
-    counters = {k: v for k, v in engine.counters().items()
-                if k.startswith("orders_") or k in ("fills", "duplicate_fills")}
+    # The reconciler's cycles are journaled as their requests: its counters are not replayed.
+    counters = {k: v for k, v in engine.counters().items() if not k.startswith("reconciler_")}
+    sync = engine.sync
     return {
         "orders": orders,
         "oid_index": oid_index,
         "position": engine.position,
         "counters": counters,
         "next_deadline": engine.next_deadline(),
+        "streaks": {order_key(o): streak for o, streak in sync._missing.items()},
+        "confirmed": sorted(order_key(o) for o in engine.registry if sync.absence_confirmed(o)),
+        "sync_times": (sync.next_sync_at, sync._last_taken_at),
     }
 
 
@@ -308,12 +325,18 @@ def run_session(
     *,
     clock: ManualClock | None = None,
     after_step: Callable[[int, float], None] | None = None,
+    own_sync: bool = False,
 ) -> float:
-    """Drive ``engine`` with a seeded exchange for ``steps`` steps; return the last time."""
+    """Drive ``engine`` with a seeded exchange for ``steps`` steps; return the last time.
+
+    Snapshots go to a safety sync of the session's own, which reaches the engine
+    through its public calls, or with ``own_sync`` to ``engine.handle_snapshot``.
+    """
     rng = random.Random(seed)
     clock = clock if clock is not None else ManualClock()
     exchange = FakeExchange(rng)
-    sync = SafetySync(engine)
+    sync = engine.sync if own_sync else SafetySync(engine)
+    apply = engine.handle_snapshot if own_sync else sync.apply
     for step in range(steps):
         now = clock.advance(rng.choice((0.02, 0.1, 0.4, 1.0, 2.5)))
         for event in exchange.due(now):
@@ -336,10 +359,10 @@ def run_session(
                 engine.cancel(rng.choice(gone), now)  # misuse: raised and journaled
         engine.on_timer(now)
         if sync.next_sync_at is None or now >= sync.next_sync_at:
-            sync.apply(exchange.snapshot(now), now)
+            apply(exchange.snapshot(now), now)
         for command in engine.commands_to_send():
             if isinstance(command, FetchOpenOrders):
-                sync.apply(exchange.snapshot(now), now)
+                apply(exchange.snapshot(now), now)
             else:
                 exchange.receive(command, now)
         for command in engine.commands_to_send():  # what the sync just asked for
@@ -358,6 +381,16 @@ def long_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[JournaledEngine,
     return engine, path
 
 
+@pytest.fixture(scope="module")
+def synced_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[JournaledEngine, Path]:
+    """A long session whose snapshots go to the engine's own safety sync."""
+    path = tmp_path_factory.mktemp("synced") / "journal.jsonl"
+    engine = new_engine(path)
+    run_session(engine, seed=23, steps=700, own_sync=True)
+    engine.close()
+    return engine, path
+
+
 # --- codec ---------------------------------------------------------------------------------
 
 CLOID = CloidFactory("roundtrip", run_id=2**32 - 1).next()
@@ -371,7 +404,7 @@ EVENTS: list[Any] = [
                 size=Decimal("1E+3")),
     OrderCanceled(cloid=CLOID, oid=BIG_OID, status="marginCanceled", exchange_initiated=True),
     CancelRejected(cloid=None, oid=BIG_OID, order_gone=True, message="never placed"),
-    OrderModified(cloid=CLOID, oid=Oid(7), old_oid=BIG_OID, price=Decimal("-0"), size=ODD),
+    OrderModified(cloid=CLOID, oid=Oid(7), old_oid=BIG_OID, price=Decimal("2.50E+1"), size=ODD),
     ModifyRejected(cloid=CLOID, oid=None, order_gone=False, message="x"),
     *(OrderStatusReport(cloid=CLOID, oid=BIG_OID, outcome=o, status=o.value)
       for o in StatusOutcome),
@@ -392,7 +425,7 @@ def same_values(a: Any, b: Any) -> bool:
     """Equal, and every field of the same type (Cloid not str, Decimal digits kept)."""
     if a != b or type(a) is not type(b):
         return False
-    for f in dataclasses.fields(a):
+    for f in msgspec.structs.fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
         if type(x) is not type(y) or (isinstance(x, Decimal) and str(x) != str(y)):
             return False
@@ -407,8 +440,8 @@ def test_codec_samples_cover_every_event_and_command_type() -> None:
 def test_journal_every_event_and_command_roundtrips_losslessly(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     with Journal(path) as journal:
-        journal.append("open", None, {"version": 1, "config": CONFIG, "namespace": "n",
-                                      "run_id": 3})
+        journal.append("open", None, {"version": FORMAT_VERSION, "config": CONFIG,
+                                      "namespace": "n", "run_id": 3})
         for i, event in enumerate(EVENTS):
             journal.append("event", float(i), {"event": event})
         for command in COMMANDS:
@@ -442,8 +475,7 @@ def test_load_header_from_before_a_config_field_existed_takes_its_default(
 ) -> None:
     path = tmp_path / "j.jsonl"
     new_engine(path).close()
-    text = path.read_text().replace('"protection_s":10.0,', "")
-    path.write_text(text)
+    rewrite_line(path, 0, '"protection_s":10.0,', "")
     header = load_journal(path).header
     assert header is not None and header["config"] == CONFIG
 
@@ -451,14 +483,11 @@ def test_load_header_from_before_a_config_field_existed_takes_its_default(
 def test_load_record_with_an_unknown_or_missing_required_field_is_corrupt(
     small_journal: Path,
 ) -> None:
-    lines = small_journal.read_text().split("\n")
-    lines[4] = lines[4].replace('"oid":3', '"oid":3,"bogus":1')  # the OrderAccepted event
-    small_journal.write_text("\n".join(lines))
+    rewrite_line(small_journal, 4, '"oid":3', '"oid":3,"bogus":1')  # the OrderAccepted event
     with pytest.raises(JournalCorrupt, match=r"line 5: .*bogus"):
         load_journal(small_journal)
-    lines[4] = lines[4].replace(',"oid":3,"bogus":1', "")
-    small_journal.write_text("\n".join(lines))
-    with pytest.raises(JournalCorrupt, match=r"line 5: .*lacks fields \['oid'\]"):
+    rewrite_line(small_journal, 4, ',"oid":3,"bogus":1', "")
+    with pytest.raises(JournalCorrupt, match=r"line 5: .*missing required field `oid`"):
         load_journal(small_journal)
 
 
@@ -863,7 +892,7 @@ def test_replay_long_session_journaled_every_anomaly(
     assert len(notes) == len(live.anomalies) > 0
 
 
-def test_replay_reconciler_and_snapshot_requests_are_journaled_as_their_calls(
+def test_replay_reconciler_requests_are_inputs_and_a_snapshot_is_one_input(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -877,19 +906,162 @@ def test_replay_reconciler_and_snapshot_requests_are_journaled_as_their_calls(
     rows = (OpenOrder(coin="BTC", oid=Oid(31), cloid=bid.cloid, side=Side.BUY,
                       price=bid.price, size=bid.size),
             OpenOrder(coin="BTC", oid=Oid(77), side=Side.SELL, price=Decimal(200), size=SZ))
-    engine.handle_snapshot(OpenOrdersSnapshot(taken_at=1.0, orders=rows), 1.0)
-    engine.set_targets(Ladder(), dataclasses.replace(book, at=2.0), 2.0)  # cancel everything
+    snapshot = OpenOrdersSnapshot(taken_at=1.0, orders=rows)
+    engine.handle_snapshot(snapshot, 1.0)
+    engine.set_targets(Ladder(), Book(best_bid=book.best_bid, best_ask=book.best_ask, at=2.0),
+                       2.0)  # cancel everything
     engine.commands_to_send()
     engine.close()
     records = load_journal(path).records
     kinds = [r.type for r in records if r.is_input]
     assert kinds.count("place") == len(placed) == 2
-    assert kinds.count("event") == 2  # the snapshot's ack and its orphan
     assert kinds.count("cancel") == 2
+    # The sync's ack and its orphan are what the snapshot did, not calls of their own.
+    assert kinds.count("snapshot") == 1 and kinds.count("event") == 0
+    journaled = next(r for r in records if r.type == "snapshot")
+    assert journaled.data["snapshot"] == snapshot and journaled.at == 1.0
+    seen = [type(r.data["event"]) for r in records if r.type == "sync_event"]
+    assert seen == [OrderAccepted, OrphanSeen]
     replayed = fresh_engine()
     replay(records, replayed)
     assert state_of(replayed) == state_of(engine)
     assert bid.state is S.CANCELLING and bid.oid == Oid(31)
+
+
+def test_journal_snapshot_rows_are_compact_arrays_and_roundtrip(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path)
+    rows = (
+        OpenOrder(coin="BTC", oid=BIG_OID, cloid=CLOID, side=Side.BUY, price=ODD,
+                  size=Decimal("1E+3")),
+        OpenOrder(coin="xyz:ETH", oid=Oid(5), side=Side.SELL, price=Decimal("2.50"), size=SZ),
+    )
+    snapshot = OpenOrdersSnapshot(taken_at=0.5, orders=rows)
+    engine.handle_snapshot(snapshot, 1.0)
+    engine.close()
+    line = path.read_bytes().split(b"\n")[1]
+    assert b'["BTC",' in line and b'"coin"' not in line
+    record = load_journal(path).records[1]
+    assert record.type == "snapshot" and record.data["snapshot"] == snapshot
+    back = record.data["snapshot"].orders
+    assert [str(r.price) for r in back] == [str(ODD), "2.50"]
+    assert type(back[0].cloid) is Cloid and back[1].cloid is None
+
+
+# --- the safety sync's memory across a restart ------------------------------------------------
+
+
+def _tracked(engine: JournaledEngine) -> Order:
+    """A TRACKED order (oid 1), at t=20."""
+    order = engine.place(Side.BUY, PX, SZ, 0.0)
+    engine.commands_to_send()
+    engine.handle(OrderAccepted(cloid=order.cloid, oid=Oid(1)), 0.1)
+    engine.on_timer(20.0)
+    assert order.state is S.TRACKED
+    return order
+
+
+def _empty(engine: Engine, at: float) -> None:
+    engine.handle_snapshot(OpenOrdersSnapshot(taken_at=at, orders=()), at)
+
+
+def test_recover_after_a_confirmed_absence_replays_the_sync_that_confirmed_it(
+    tmp_path: Path,
+) -> None:
+    # Three empty snapshots over 10 s confirm the order absent; the "not found"
+    # answer then ends it. Replay must see the same streak to end it again.
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path)
+    order = _tracked(engine)
+    for at in (21.0, 26.0, 31.0):
+        _empty(engine, at)
+    assert engine.sync.absence_confirmed(order)
+    assert QueryOrderStatus(cloid=order.cloid, oid=Oid(1)) in engine.commands_to_send()
+    engine.handle(OrderStatusReport(cloid=order.cloid, oid=Oid(1),
+                                    outcome=StatusOutcome.NOT_FOUND), 31.5)
+    assert order.state is S.GONE
+    expected = state_of(engine)
+    engine.journal.abandon()  # the process dies
+    recovered = JournaledEngine.recover(path, 40.0, verify=True)
+    assert state_of(recovered) == expected
+    assert recovered.order(order.label).state is S.GONE
+    assert recovered.counters()["sync_missing_queries"] == 1
+    recovered.close()
+    replayed = fresh_engine()
+    replay(load_journal(path).records, replayed)
+    assert state_of(replayed) == expected
+
+
+def test_recover_in_the_middle_of_an_absence_streak_carries_it_on(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path)
+    order = _tracked(engine)
+    _empty(engine, 21.0)
+    _empty(engine, 26.0)
+    engine.journal.abandon()
+    recovered = JournaledEngine.recover(path, 30.0, verify=True)
+    again = recovered.order(order.label)
+    assert recovered.sync._missing[again][:2] == (2, 21.0)
+    _empty(recovered, 31.0)  # the third: the streak spans 10 s
+    assert recovered.sync.absence_confirmed(again)
+    assert QueryOrderStatus(cloid=order.cloid, oid=Oid(1)) in recovered.commands_to_send()
+    recovered.handle(OrderStatusReport(cloid=order.cloid, oid=Oid(1),
+                                       outcome=StatusOutcome.NOT_FOUND), 31.5)
+    assert again.state is S.GONE
+    recovered.close()
+    replay(load_journal(path).records, fresh_engine())
+
+
+def test_replay_tampered_sync_event_raises_divergence(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    engine = new_engine(path)
+    rows = (OpenOrder(coin="BTC", oid=Oid(77), side=Side.SELL, price=Decimal(200), size=SZ),)
+    engine.handle_snapshot(OpenOrdersSnapshot(taken_at=1.0, orders=rows), 1.0)
+    engine.close()
+    records = load_journal(path).records
+    index = next(i for i, r in enumerate(records) if r.type == "sync_event")
+    other = OrphanSeen(oid=Oid(78), side=Side.SELL, price=Decimal(200), size=SZ)
+    with pytest.raises(ReplayDivergence, match="sync_event"):
+        replay(_tamper(records, index, event=other), fresh_engine())
+
+
+def test_replay_long_session_with_the_engines_own_sync_rebuilds_its_memory(
+    synced_run: tuple[JournaledEngine, Path],
+) -> None:
+    live, path = synced_run
+    records = load_journal(path).records
+    replayed = fresh_engine()
+    replay(records, replayed)
+    assert state_of(replayed) == state_of(live)
+    assert replayed.sync.counters() == live.sync.counters()
+    kinds = {r.type for r in records}
+    assert {"snapshot", "sync_event"} <= kinds
+    triggers = {r.data["trigger"] for r in records if r.type == "fired"}
+    assert {Trigger.CONFIRM_ABSENT, Trigger.ADOPT, Trigger.ORPHAN_VANISHED} <= triggers
+    assert live.counters()["sync_missing_queries"] > 0
+
+
+def test_recover_long_session_with_the_engines_own_sync_at_random_points(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "live.jsonl"
+    engine = new_engine(path, FlushPolicy(fsync=False))
+    cut_steps = set(random.Random(5).sample(range(50, 500), 5))
+    saved: dict[int, tuple[int, float, dict[str, Any]]] = {}
+
+    def save(step: int, now: float) -> None:
+        if step in cut_steps:
+            saved[step] = (path.stat().st_size, now, state_of(engine))
+
+    run_session(engine, seed=29, steps=500, after_step=save, own_sync=True)
+    engine.close()
+    data = path.read_bytes()
+    for step, (size, now, expected) in sorted(saved.items()):
+        crashed = tmp_path / f"crash-{step}.jsonl"
+        crashed.write_bytes(data[:size])
+        recovered = JournaledEngine.recover(crashed, now + 60.0, verify=True)
+        assert state_of(recovered) == expected, f"step {step}"
+        recovered.close()
 
 
 def _tamper(records: tuple[JournalRecord, ...], index: int, **changes: Any) -> list[JournalRecord]:
@@ -1126,9 +1298,11 @@ def test_recover_missing_journal_raises_file_not_found(tmp_path: Path) -> None:
         JournaledEngine.recover(tmp_path / "nothing.jsonl", 0.0)
 
 
-def test_recover_torn_header_starts_an_empty_journal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [0, 1, 12, 24, 40])
+def test_recover_torn_header_starts_an_empty_journal(tmp_path: Path, keep: int) -> None:
     path = tmp_path / "j.jsonl"
-    path.write_bytes(b'{"seq":0,"at":null,"ty')
+    new_engine(path).close()
+    path.write_bytes(path.read_bytes()[:keep])  # the crash cut the header's one write
     engine = JournaledEngine.recover(path, 5.0, config=CONFIG)
     engine.place(Side.BUY, PX, SZ, 5.0)
     engine.close()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +64,11 @@ __all__ = [
     "encode_line",
 ]
 
-#: The record format written by this module.
-FORMAT_VERSION = 1
+#: The record format written by this module. 2: open-orders snapshots are
+#: inputs and the events the safety sync derives from them outcomes; every line
+#: ends with its checksum and every file opens with the journal's magic
+#: (:mod:`~lifecycle.journal.framing`).
+FORMAT_VERSION = 2
 
 #: Record types that are calls into the engine, replayed in order.
 INPUTS = frozenset(
@@ -291,8 +295,15 @@ def _enc_hook(value: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(value).__name__}: {value!r}")
 
 
+_CANONICAL_CLOID = re.compile(r"0x[0-9a-f]{32}")
+
+
 def _dec_hook(hint: Any, data: Any) -> Any:
     if hint is Cloid:
+        if type(data) is str and _CANONICAL_CLOID.fullmatch(data):
+            # Canonical already, as the encoder writes every cloid: what Cloid(data)
+            # returns, without its parsing (recovery decodes a cloid per record).
+            return str.__new__(Cloid, data)
         return Cloid(data)  # InvalidCloid is a ValueError: msgspec reports the path
     raise NotImplementedError(f"no decoder for {hint}")
 

@@ -4,15 +4,29 @@ Theory of operation
 -------------------
 A :class:`JournaledEngine` is an :class:`~lifecycle.engine.facade.Engine` whose
 state-changing public calls (``place``, ``cancel``, ``modify``, ``handle``,
-``move``, ``move_remote``, ``on_timer``, ``commands_to_send``, ``query``,
-``request_sync``, ``send``) are each written to a
-:class:`~lifecycle.journal.writer.Journal` as one *input* record, followed by
-the *outcome* records of that call: every transition the machine fired or
-refused (a :class:`~lifecycle.core.machine.TransitionObserver`), and an
-``error`` record if the call raised. Only the outermost call is an input: the
-queries and moves the engine makes on its own behalf while handling an event
-are outcomes of that event, reproduced by replaying it. Anomalies are written
-as notes.
+``handle_snapshot``, ``move``, ``move_remote``, ``on_timer``,
+``commands_to_send``, ``query``, ``request_sync``, ``send``) are each written
+to a :class:`~lifecycle.journal.writer.Journal` as one *input* record,
+followed by the *outcome* records of that call: every transition the machine
+fired or refused (a :class:`~lifecycle.core.machine.TransitionObserver`), and
+an ``error`` record if the call raised. Only the outermost call is an input:
+the queries and moves the engine makes on its own behalf while handling an
+event are outcomes of that event, reproduced by replaying it. Anomalies are
+written as notes.
+
+An open-orders snapshot is an input like any event (``snapshot``: the time it
+was taken and its rows): replay runs the safety sync on it again, so the
+sync's own memory (absence streaks, which decide whether a "not found" status
+ends an order, the last snapshot applied, counters) is rebuilt exactly. What
+the sync does with the engine meanwhile is an outcome of the snapshot: the
+events it hands the engine are written as ``sync_event`` records (checked by
+replay, and read by the review), its moves as ``fired`` records.
+
+Checkpoints: every ``checkpoint_every`` records, between two calls, the
+engine's whole state is captured (:mod:`lifecycle.engine.state`) and the
+journal rotates into a new segment that opens with it (see
+:mod:`lifecycle.journal.checkpoint`), so recovery replays at most that many
+records whatever the length of the history.
 
 The group of one call is written when the call ends, before it returns: a
 drain's record lists the commands it returns, so with the ``every_record``
@@ -43,12 +57,21 @@ from lifecycle.core.events import ExchangeEvent
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import OrderState, Trigger
+from lifecycle.engine import state as engine_state
 from lifecycle.engine.facade import Engine
+from lifecycle.journal.checkpoint import (
+    DEFAULT_CHECKPOINT_EVERY,
+    checkpoint_body,
+    cloid_next,
+    restore_checkpoint,
+)
 from lifecycle.journal.codec import FORMAT_VERSION, Pending
+from lifecycle.journal.load import journal_path
 from lifecycle.journal.outcomes import error_fields, fired_fields, refused_fields
 from lifecycle.journal.recovery import RecoveryInfo, read_crashed_run, write_recovery
 from lifecycle.journal.replay import replay
 from lifecycle.journal.writer import FlushPolicy, Journal
+from lifecycle.policy.snapshot import OpenOrdersSnapshot, SyncReport
 
 __all__ = ["JournaledEngine"]
 
@@ -89,6 +112,8 @@ class JournaledEngine(Engine):
     Args:
         journal: Where the records go; a new journal gets the ``open`` header at once.
         config, cloids, verify: As for :class:`~lifecycle.engine.facade.Engine`.
+        checkpoint_every: Records between two checkpoints (each starts a new
+            segment); None for a journal that never checkpoints (one file).
     """
 
     def __init__(
@@ -98,22 +123,36 @@ class JournaledEngine(Engine):
         *,
         cloids: CloidFactory | None = None,
         verify: bool = False,
+        checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:
         super().__init__(config, cloids=cloids, verify=verify)
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every}")
         self.journal = journal
         #: Set by :meth:`recover`; None for an engine that started afresh.
         self.recovery: RecoveryInfo | None = None
+        self.checkpoint_every = checkpoint_every
         self._depth = 0  # > 0 inside a journaled call: nested calls are its outcome
         self._paused = False
         self._group: list[Pending] | None = None
         self._anomalies_seen = 0
+        # What a checkpoint carries besides the engine: calls journaled since the
+        # journal began, its earliest time, the highest cloid counter journaled.
+        self._inputs = 0
+        self._first_at: float | None = None
+        self._cloid_floor = 0
+        self._checkpoint_seq = journal.next_seq
         self.machine.add_observer(_Recorder(self))
         if journal.next_seq == 0:
-            journal.append("open", None, {
-                "version": FORMAT_VERSION, "config": self.config,
-                "namespace": self.cloids.namespace, "run_id": self.cloids.run_id,
-            })
+            journal.append("open", None, self._header())
             journal.flush()  # whatever the policy: an empty run still leaves a loadable file
+            self._checkpoint_seq = journal.next_seq
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION, "config": self.config,
+            "namespace": self.cloids.namespace, "run_id": self.cloids.run_id,
+        }
 
     # --- recording -------------------------------------------------------------------
 
@@ -189,6 +228,36 @@ class JournaledEngine(Engine):
         self._catch_up_anomalies(records)
         self.journal.extend(records)
         self.journal.commit(at)
+        if fields is not None:
+            self._inputs += 1
+            if self._first_at is None and at is not None:
+                self._first_at = at
+        every = self.checkpoint_every
+        if every is not None and self.journal.next_seq - self._checkpoint_seq >= every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Capture the engine's state into a new segment of the journal, now.
+
+        Called between two calls (every ``checkpoint_every`` records by the
+        journaled calls themselves); recovery then starts from here.
+
+        Raises:
+            ValueError: The journal is closed, or this is called inside a call.
+        """
+        if self._depth:
+            raise ValueError("a checkpoint is taken between engine calls, not inside one")
+        notes: list[Pending] = []
+        self._catch_up_anomalies(notes)
+        self.journal.extend(notes)
+        captured = engine_state.capture(self)
+        self._cloid_floor = cloid_next(self.cloids, self.registry, self._cloid_floor)
+        body = functools.partial(
+            checkpoint_body, at=self._now_or_none(), inputs=self._inputs,
+            first_at=self._first_at, cloid_next=self._cloid_floor, state=captured,
+        )
+        self.journal.rotate(self._header(), body)
+        self._checkpoint_seq = self.journal.next_seq
 
     def _now_or_none(self) -> float | None:
         return self.now if math.isfinite(self.now) else None
@@ -224,17 +293,27 @@ class JournaledEngine(Engine):
                          functools.partial(super().modify, key, price, size, now))
 
     def handle(self, event: Any, now: float) -> None:
-        """As :meth:`Engine.handle`; journaled.
+        """As :meth:`Engine.handle`; journaled (inside a snapshot, as its ``sync_event``).
 
         Raises:
             TypeError: ``event`` is not an exchange event.
         """
         if not self._recording():
+            if self._group is not None and not self._paused:
+                self._group.append(("sync_event", now, {"event": event}))
             super().handle(event, now)
         elif type(event) not in _EVENT_TYPES:
             raise TypeError(f"not an exchange event: {event!r}")
         else:
             self._run("event", now, {"event": event}, functools.partial(super().handle, event, now))
+
+    def handle_snapshot(self, snapshot: OpenOrdersSnapshot, now: float) -> SyncReport:
+        """As :meth:`Engine.handle_snapshot`; journaled with the snapshot's rows, and
+        what the safety sync did with them as its outcome."""
+        if not self._recording():
+            return super().handle_snapshot(snapshot, now)
+        return self._run("snapshot", now, {"snapshot": snapshot},
+                         functools.partial(super().handle_snapshot, snapshot, now))
 
     def move(self, order: Order, trigger: Trigger, now: float) -> OrderState:
         """As :meth:`Engine.move`; journaled when called from outside (the sync's adopt)."""
@@ -322,18 +401,23 @@ class JournaledEngine(Engine):
         cloids: CloidFactory | None = None,
         policy: FlushPolicy | None = None,
         verify: bool = False,
+        checkpoint_every: int | None = DEFAULT_CHECKPOINT_EVERY,
     ) -> JournaledEngine:
         """Rebuild the engine of a crashed run from its journal, and keep journaling.
 
-        The torn last line, if any, is cut off the file; the journal is
-        replayed into a new engine (checking every transition); records of the
-        last call lost in the crash are written again; a ``recover`` record
-        marks the restart. See :mod:`lifecycle.journal.recovery` for what
-        becomes of the orders in each state. The caller then runs
-        ``on_timer(now)`` and the next safety sync as usual.
+        The journal's files are checked before anything is written: a file
+        that is not a journal of ours is refused and left as it is. The newest
+        intact checkpoint, if any, is restored into a new engine and the
+        records after it are replayed (checking every transition); without one
+        the whole journal is. The torn last line, if any, is cut off the
+        file; records of the last call lost in the crash are written again; a
+        ``recover`` record marks the restart. See
+        :mod:`lifecycle.journal.recovery` for what becomes of the orders in
+        each state. The caller then runs ``on_timer(now)`` and the next safety
+        sync as usual.
 
         Args:
-            path: The journal file or its run directory.
+            path: The journal's first file or its run directory.
             now: The current time, on the journaled run's clock.
             config: The configuration; the journaled one if None.
             cloids: The cloid factory for new orders. If None, the journaled
@@ -342,24 +426,36 @@ class JournaledEngine(Engine):
                 given here must not repeat journaled cloids (give it a new run id).
             policy: The flush policy from now on.
             verify: As for :class:`~lifecycle.engine.facade.Engine`.
+            checkpoint_every: As for :class:`JournaledEngine`.
 
         Raises:
             FileNotFoundError: No journal at ``path``.
+            NotAJournal: A file at ``path`` is not a journal (it is left untouched).
             JournalCorrupt: The journal is corrupt before its last line.
             ReplayDivergence: Replay did not reproduce the journaled run.
             TimeWentBackwards: ``now`` is earlier than the last journaled time.
         """
         run = read_crashed_run(path, now, config=config, cloids=cloids)
-        journal = Journal(run.loaded.path, policy, next_seq=len(run.loaded.records))
-        engine = cls(journal, run.config, cloids=run.cloids, verify=verify)
+        loaded = run.loaded
+        journal = Journal(journal_path(path), policy, next_seq=loaded.next_seq,
+                          segment=loaded.segment)
+        engine = cls(journal, run.config, cloids=run.cloids, verify=verify,
+                     checkpoint_every=checkpoint_every)
         engine._paused = True
         try:
-            result = replay(run.loaded.records, engine, partial_tail=True)
+            if run.checkpoint is not None:
+                restore_checkpoint(engine, loaded.checkpoint)  # type: ignore[arg-type]
+                engine._inputs = run.checkpoint.inputs
+                engine._cloid_floor = run.checkpoint.cloid_next
+            result = replay(loaded.records, engine, partial_tail=True)
         except BaseException:
             journal.close()
             raise
         finally:
             engine._paused = False
         engine._anomalies_seen = len(engine.anomalies)
+        engine._inputs += result.inputs
+        engine._first_at = run.first_at
+        engine._checkpoint_seq = loaded.records[0].seq if loaded.records else 0
         engine.recovery = write_recovery(journal, run, result, now)
         return engine

@@ -3,12 +3,15 @@
 Theory of operation
 -------------------
 :meth:`JournaledEngine.recover
-<lifecycle.journal.journaled.JournaledEngine.recover>` loads a journal, cuts
-off its torn tail, replays it (the last call's outcome may be cut short:
-replay finishes it and writes the missing records) and keeps appending to the
-same file. This module holds the steps either side of the replay:
-:func:`read_crashed_run` loads the journal, checks that the clock continues
-it, settles the configuration and the cloid factory and cuts the torn tail;
+<lifecycle.journal.journaled.JournaledEngine.recover>` loads a journal from its
+newest intact checkpoint (or its start), cuts off its torn tail, restores the
+checkpoint and replays the records after it (the last call's outcome may be
+cut short: replay finishes it and writes the missing records) and keeps
+appending to the newest file. Every file is checked before anything is
+written: a file that is not a journal of ours is refused and left untouched.
+This module holds the steps either side of the replay: :func:`read_crashed_run`
+loads the journal, checks that the clock continues it, settles the
+configuration and the cloid factory and cuts the torn tail;
 :func:`write_recovery` writes the completed outcome and the ``recover`` record
 and says what was done (a :class:`RecoveryInfo`). The replay itself runs in
 the engine's own module, the one place that may pause its journaling.
@@ -25,17 +28,21 @@ the replayed moves armed, at their original deadlines, so the first
   the timeout.
 * FINALIZED_PROTECTED: the overdue protection timer moves it to TRACKED.
 * TRACKED: the next safety syncs' missing-order check queries it if the
-  exchange no longer lists it (the sync's absence streaks start afresh).
+  exchange no longer lists it (the sync's absence streaks are the crashed
+  run's, rebuilt by replaying its snapshots, so a streak running before the
+  crash goes on and a "not found" it confirmed before stays confirmed).
 * ORPHAN_CANDIDATE, AGED_ORPHAN: the grace timer and the next sync decide.
 * GONE: tombstones are evicted by their overdue timers.
 * Fills made while down arrive again (snapshot on reconnect, user fills):
   each moves the position once, because replay rebuilt the fill ledger's
   trade ids.
 
-Replay rebuilds the engine's orders, indexes, timers, fill ledger, outbox and
-the anomalies its calls record (those the safety sync records itself are in
-the journal as notes); the safety sync's and the reconciler's own memory
-(absence streaks, counters) is not journaled and starts afresh.
+Replay rebuilds the engine's orders, indexes, timers, fill ledger, outbox,
+the anomalies its calls record, and the safety sync's memory (snapshots are
+inputs). A journal with checkpoints is recovered from its newest intact one
+(:mod:`lifecycle.journal.checkpoint`), which also restores the reconciler's
+memory as of that checkpoint; without one the reconciler starts afresh (its
+cycles are journaled as the requests they made).
 
 New cloids never collide with journaled ones: without an explicit factory,
 recovery continues the journaled run's namespace and run id from one past the
@@ -52,8 +59,9 @@ from pathlib import Path
 from lifecycle.config.model import LifecycleConfig
 from lifecycle.core.errors import TimeWentBackwards
 from lifecycle.core.ids import CloidFactory
+from lifecycle.journal.checkpoint import CheckpointInfo
 from lifecycle.journal.codec import JournalRecord
-from lifecycle.journal.load import LoadedJournal, load_journal
+from lifecycle.journal.load import LoadedJournal, load_tail
 from lifecycle.journal.replay import ReplayResult
 from lifecycle.journal.writer import Journal
 
@@ -97,13 +105,16 @@ class CrashedRun:
     """A crashed run's journal, read back, and how its engine starts again.
 
     Attributes:
-        loaded: The journal's valid records (its torn tail already cut off the file).
+        loaded: The journal's valid records from its newest intact checkpoint
+            on (its torn tail already cut off the file).
         config: The configuration the engine starts with.
         cloids: The cloid factory for new orders.
         cloid_start: The counter the journaled run's factory was started at;
             None when the caller gave the factory.
         first_at: The earliest time in the journal (None if it has none).
         last_at: The latest time in the journal.
+        checkpoint: What the checkpoint recovery starts from says; None
+            without one.
     """
 
     loaded: LoadedJournal
@@ -112,6 +123,7 @@ class CrashedRun:
     cloid_start: int | None
     first_at: float | None
     last_at: float | None
+    checkpoint: CheckpointInfo | None = None
 
 
 def read_crashed_run(
@@ -126,12 +138,20 @@ def read_crashed_run(
     The arguments are those of
     :meth:`~lifecycle.journal.journaled.JournaledEngine.recover`.
 
+    Nothing is written before the whole journal checked out.
+
     Raises:
         FileNotFoundError: No journal at ``path``.
+        NotAJournal: A file at ``path`` is not a journal of ours.
         JournalCorrupt: The journal is corrupt before its last line.
         TimeWentBackwards: ``now`` is earlier than the last journaled time.
     """
-    loaded = load_journal(path)
+    loaded = load_tail(path)
+    checkpoint: CheckpointInfo | None = None
+    if loaded.checkpoint is not None:
+        d = loaded.checkpoint.data
+        checkpoint = CheckpointInfo(loaded.checkpoint.seq, d["inputs"], d["first_at"],
+                                    d["cloid_next"])
     last = max((r.at for r in loaded.records if r.at is not None), default=None)
     if last is not None and now < last:
         raise TimeWentBackwards(
@@ -147,11 +167,15 @@ def read_crashed_run(
         namespace = header["namespace"] if header else config.orders.namespace
         run_id = header["run_id"] if header else 0
         cloid_start = next_cloid_counter(loaded.records, namespace, run_id)
+        if checkpoint is not None:
+            cloid_start = max(cloid_start, checkpoint.cloid_next)
         cloids = CloidFactory(namespace, run_id, start=cloid_start)
     if loaded.dropped_bytes:
         os.truncate(loaded.path, loaded.valid_bytes)
     first = min((r.at for r in loaded.records if r.at is not None), default=None)
-    return CrashedRun(loaded, config, cloids, cloid_start, first, last)
+    if checkpoint is not None and checkpoint.first_at is not None:
+        first = checkpoint.first_at
+    return CrashedRun(loaded, config, cloids, cloid_start, first, last, checkpoint)
 
 
 def write_recovery(

@@ -10,9 +10,17 @@ Place records carry the cloid, so replay does not draw from the cloid factory.
 A drain whose time is later than the engine's first moves the clock there (the
 clock moved without a journaled call: nothing was due).
 
+A ``snapshot`` record runs the safety sync on the journaled snapshot again
+(``handle_snapshot``), which rebuilds the sync's memory; the events the sync
+hands the engine meanwhile are outcomes (``sync_event``), as are its moves.
+
 The replayed engine's transitions are captured by an observer of its machine
-for the length of the replay, one call at a time, and compared record by
-record with the journal's outcome records. Replay needs only an
+for the length of the replay, one call at a time, and the events the safety
+sync hands it by standing in for the engine's ``handle`` (an instance
+attribute, removed after), and compared record by record with the journal's
+outcome records. Replay also starts from an engine restored from a checkpoint
+(:mod:`lifecycle.journal.checkpoint`): records other than inputs, outcomes
+and ``recover`` (headers, checkpoints, notes) are skipped. Replay needs only an
 :class:`~lifecycle.engine.facade.Engine`; recovery gives it a
 :class:`~lifecycle.journal.journaled.JournaledEngine` with journaling paused,
 and with ``partial_tail`` lets the last call's outcome run past the journal's
@@ -21,7 +29,7 @@ and with ``partial_tail`` lets the last call's outcome run past the journal's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +61,18 @@ class ReplayResult:
 
 
 class _Capture:
-    """Collects what one replayed call fired and refused."""
+    """Collects what one replayed call fired and refused, and the events the sync handed in."""
 
-    __slots__ = ("items",)
+    __slots__ = ("_handle", "items")
 
-    def __init__(self) -> None:
+    def __init__(self, handle: Callable[[Any, float], None]) -> None:
         self.items: list[Pending] = []
+        self._handle = handle
+
+    def handle(self, event: Any, now: float) -> None:
+        """Stands in for the engine's ``handle`` while a journaled call runs."""
+        self.items.append(("sync_event", now, {"event": event}))
+        self._handle(event, now)
 
     def transition_fired(
         self, order: Order, source: OrderState, trigger: Trigger, dest: OrderState, now: float
@@ -84,8 +98,8 @@ def _key(rec: JournalRecord) -> Cloid | Oid:
     return cloid if cloid is not None else rec.data["oid"]
 
 
-def _apply(engine: Engine, rec: JournalRecord) -> None:
-    """Make the call ``rec`` journaled."""
+def _apply(engine: Engine, rec: JournalRecord, handle: Callable[[Any, float], None]) -> None:
+    """Make the call ``rec`` journaled (``handle`` is the engine's own, not the stand-in)."""
     d, at = rec.data, rec.at
     kind = rec.type
     if kind == "drain":
@@ -104,7 +118,9 @@ def _apply(engine: Engine, rec: JournalRecord) -> None:
     elif at is None:
         raise ReplayDivergence(rec.seq, f"{kind} record without a time")
     elif kind == "event":
-        engine.handle(d["event"], at)
+        handle(d["event"], at)
+    elif kind == "snapshot":
+        engine.handle_snapshot(d["snapshot"], at)
     elif kind == "timer":
         engine.on_timer(at)
     elif kind == "place":
@@ -130,6 +146,8 @@ def _describe(item: Pending | None) -> str:
                 f"{d['dest'].value} at {at}")
     if kind == "refused":
         return f"refused {d['order']} {d['state'].value} --{d['trigger'].value}--> at {at}"
+    if kind == "sync_event":
+        return f"sync_event {d['event']!r} at {at}"
     return f"{kind} {dict(d)}"
 
 
@@ -155,8 +173,11 @@ def replay(
     Raises:
         ReplayDivergence: At the first difference.
     """
-    capture = _Capture()
+    handle = engine.handle
+    capture = _Capture(handle)
     engine.machine.add_observer(capture)
+    # The safety sync calls the engine's ``handle``: the stand-in sees those calls.
+    engine.handle = capture.handle  # type: ignore[method-assign]
     inputs = fired = 0
     actual: list[Pending] = []
     pos = 0
@@ -181,7 +202,7 @@ def replay(
                 inputs += 1
                 capture.items = actual = []
                 try:
-                    _apply(engine, rec)
+                    _apply(engine, rec, handle)
                 except ReplayDivergence:
                     raise
                 except Exception as exc:
@@ -201,4 +222,5 @@ def replay(
         tail = close(None)
     finally:
         engine.machine.remove_observer(capture)
+        del engine.handle
     return ReplayResult(inputs, fired, tail)

@@ -141,7 +141,7 @@ def order_paths(records: Iterable[JournalRecord]) -> dict[str, OrderPath]:
             key = str(d["cloid"])
             if key not in paths:
                 paths[key] = OrderPath(key, d["cloid"], at, OrderState.PENDING, _entered_at=at)
-        elif kind == "event" and type(d["event"]) is OrphanSeen:
+        elif kind in ("event", "sync_event") and type(d["event"]) is OrphanSeen:
             event: OrphanSeen = d["event"]
             key = str(event.cloid) if event.cloid is not None else f"oid:{event.oid}"
             if at is not None:

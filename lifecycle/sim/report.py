@@ -301,6 +301,8 @@ def _report(
         findings.append(f"false orphan cancels: {false_cancels}")
     if mismatch:
         findings.append(f"position: exchange {truth.position}, engine {engine.position}")
+    if doubles:
+        findings.append(f"double-counted fills: {doubles} trades moved the position twice")
 
     sync = referee.sync_counts()
     anomalies = referee.anomaly_counts()
