@@ -12,7 +12,7 @@ through the whole path and raises :class:`BenchError` otherwise.
 Keys
 ----
 ``lifecycle_fsm_equiv_us_per_order``
-    Ours: one order through :class:`lifecycle.Engine`, as ``bench/run.py``'s
+    Ours: one order through :class:`lifecycle.Engine`, as ``bench/engine.py``'s
     ``lifecycle_us_per_order``: ``place`` (PENDING), ``commands_to_send``
     (EXPECTED), ``handle(OrderAccepted)`` (LIVE, FINALIZED_PROTECTED),
     ``on_timer`` after ``protection_s`` (TRACKED), ``cancel`` (CANCELLING),
@@ -60,6 +60,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from measure import BenchError, log_to_stderr
+
 from lifecycle import Engine, GoneReason, Oid, OrderAccepted, OrderCanceled, OrderState, Side
 
 __all__ = [
@@ -95,10 +97,6 @@ PEERS: tuple[tuple[str, str], ...] = (
     ("nautilus_trader", "nautilus_trader.model.orders"),
     ("hummingbot", "hummingbot.connector.client_order_tracker"),
 )
-
-
-class BenchError(RuntimeError):
-    """A measurement did not do what it claims to measure."""
 
 
 def skip_reason(module: str) -> str | None:
@@ -457,7 +455,7 @@ def measure_peers(
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log_to_stderr()
     print(peer_versions())
     for name, value in measure_peers().items():
         print(f"{name} = {value:.3f}")

@@ -1,23 +1,28 @@
 """Benchmark of the reconciler and the safety sync. Not a test.
 
-Each figure is the median of several runs made in this one process, after one
-untimed warm-up run. A run times a number of calls one by one (``calls``) and
-returns the mean per call; only the measured call is inside the timed region
-(``time.perf_counter``), and ``gc.collect()`` runs just before each timed
-call. Building the engine, placing and acknowledging its orders, advancing
-time and checking the outcome are never timed. Every measurement checks what
-it measured and raises :class:`BenchError` when a call did not do the work
-its key names (a skipped cycle, a plan that is not all keeps, a modify batch
-of the wrong size, a sync that changed something). While measuring, the
-``lifecycle`` logger is held at WARNING when it would pass INFO, so the
-reconciler's and the sync's INFO lines per cycle are checked but not written.
+Theory of operation: each key times one call at a time. A run makes a number
+of calls (``calls``) and returns the time of each; the key's figure is the
+median over every timed call of every run, after one untimed warm-up run, so
+one call slowed by the machine (descheduled, or caught by a collection) moves
+the figure by one rank, not by its delay. The runs of the three keys are made
+in turn (one run of each), in this one process. Only the measured call is
+inside the timed region (``time.perf_counter``), and ``gc.collect()`` runs
+just before each timed call. Building the engine, placing and acknowledging
+its orders, advancing time and checking the outcome are never timed. Every
+measurement checks what it measured and raises :class:`BenchError` when a
+call did not do the work its key names (a skipped cycle, a plan that is not
+all keeps, a modify batch of the wrong size, a sync that changed something).
+While measuring, the ``lifecycle`` logger is held at WARNING when it would
+pass INFO, so the reconciler's and the sync's INFO lines per cycle are
+checked but not written.
 
-Only the top-level package ``lifecycle`` is imported. The engine runs on the
-default configuration (``LifecycleConfig()``). Its market rules (5 significant
-figures, at most ``6 - sz_decimals`` decimals) give a tick of 0.1 at a price
-of 100, which is 10 bps and wider than the first level's matching tolerance,
-so the ladder is quoted around :data:`MID` = 50,000, where the tick (1) is
-0.2 bps.
+Of the package only its top level, ``lifecycle``, is imported (and from this
+folder :mod:`measure`, for :class:`BenchError`). The engine
+runs on the default configuration (``LifecycleConfig()``). Its market rules
+(5 significant figures, at most ``6 - sz_decimals`` decimals) give a tick of
+0.1 at a price of 100, which is 10 bps, as wide as the ladder's spacing and
+wider than the latch band, so the ladder is quoted around :data:`MID` =
+50,000, where the tick (1) is 0.2 bps.
 
 Keys (``D`` is the ladder depth per side, ``N`` the number of snapshot rows)
 --------------------------------------------------------------------------------
@@ -26,21 +31,24 @@ Keys (``D`` is the ladder depth per side, ``N`` the number of snapshot rows)
     and ``D`` asks, :data:`SPACING_BPS` apart, when every level already holds
     a matching TRACKED order at its price and size: the plan is all keeps (no
     place, modify or cancel, nothing latched, not skipped). The book is
-    stamped ``now`` on every call and ``now`` moves forward. Microseconds.
+    stamped ``now`` on every call and ``now`` moves forward. Microseconds per
+    call, the median of :data:`RUNS` runs of :data:`RECONCILE_CALLS` calls.
 ``reconcile_us_2xD_modify``
     The same call when every target price has moved by :func:`modify_shift_bps`
-    (beyond ``latch_bps``, within ``max_modify_bps`` and within the first
-    level's ``level_tolerance_bps``): the plan holds ``2 * D`` modifies and
-    nothing else. The targets alternate between two price sets; between two
+    (beyond ``latch_bps``, within ``max_modify_bps``, the first level's
+    ``level_tolerance_bps`` and half the spacing): the plan holds ``2 * D``
+    modifies and nothing else. The targets alternate between two price sets; between two
     timed calls (untimed) each modify is answered with ``OrderModified`` under
     a new oid, and time moves past ``protection_s`` and the modify latch
-    (``min_modify_interval_ms``) so every order is TRACKED again. Microseconds.
+    (``min_modify_interval_ms``) so every order is TRACKED again. Microseconds
+    per call, the median of :data:`RUNS` runs of :data:`RECONCILE_CALLS` calls.
 ``sync_ms_N``
     One ``engine.handle_snapshot(OpenOrdersSnapshot(...), now)`` whose ``N``
     rows are all the engine's own TRACKED orders, listed with their cloid,
     oid, side, price and size: nothing is acknowledged, created, missed or
     queried. The snapshot is taken ``now``, which moves forward by
-    ``sync.interval_s`` between calls. Milliseconds.
+    ``sync.interval_s`` between calls. Milliseconds per call, the median of
+    :data:`RUNS` runs of :data:`SYNC_CALLS` calls.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ import statistics
 import time
 from collections.abc import Callable
 from decimal import Decimal
+
+from measure import BenchError, log_to_stderr
 
 from lifecycle import (
     Book,
@@ -74,8 +84,11 @@ from lifecycle import (
 __all__ = [
     "DEPTH",
     "MID",
+    "RECONCILE_CALLS",
     "ROWS",
+    "RUNS",
     "SPACING_BPS",
+    "SYNC_CALLS",
     "BenchError",
     "check_plan",
     "check_sync",
@@ -94,10 +107,10 @@ __all__ = [
 DEPTH = 25
 #: Rows of the safety-sync snapshot.
 ROWS = 5_000
-#: Timed calls per run of each reconcile key (the run's figure is their mean).
+#: Timed calls per run of each reconcile key.
 RECONCILE_CALLS = 50
 #: Timed calls per run of the sync key.
-SYNC_CALLS = 3
+SYNC_CALLS = 5
 #: Runs of each key in :func:`measure_policy` when called without an argument.
 RUNS = 7
 
@@ -113,9 +126,7 @@ CYCLE_S = 0.5
 _BPS = Decimal(10_000)
 _TRACKED = OrderState.TRACKED
 
-
-class BenchError(RuntimeError):
-    """A measurement did not do what it claims to measure."""
+log = logging.getLogger("bench.policy")
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -185,15 +196,23 @@ def _check_tracked(engine: Engine, n: int) -> None:
 def modify_shift_bps(config: LifecycleConfig) -> Decimal:
     """How far the modify key moves every target: halfway from ``latch_bps`` to the limit.
 
-    The limit is the smaller of the first level's tolerance and
-    ``max_modify_bps``: a move beyond the latch band and within both is a
-    modify of the matched order.
+    The limit is the smallest of the first level's tolerance,
+    ``max_modify_bps`` and half of :data:`SPACING_BPS`: a move beyond the latch
+    band and within the first two is a modify of the matched order, and within
+    half the spacing each target stays nearer its own order than its
+    neighbour's, so every order is matched to the level it rests at.
     """
     rc = config.reconciler
-    limit = min(Decimal(repr(rc.level_tolerance_bps[0])), Decimal(repr(rc.max_modify_bps)))
+    limit = min(
+        Decimal(repr(rc.level_tolerance_bps[0])),
+        Decimal(repr(rc.max_modify_bps)),
+        SPACING_BPS / 2,
+    )
     latch = Decimal(repr(rc.latch_bps))
     if limit <= latch:
-        raise BenchError(f"no modify band: latch_bps {latch} >= tolerance/max_modify {limit}")
+        raise BenchError(
+            f"no modify band: latch_bps {latch} >= tolerance/max_modify/half spacing {limit}"
+        )
     shift = (latch + limit) / 2
     if 2 * shift >= SPACING_BPS:
         # Each target must be nearer its own order than its neighbour's.
@@ -260,22 +279,22 @@ def steady_state(depth: int) -> tuple[_State, Ladder]:
 # --- the reconcile keys --------------------------------------------------------------------
 
 
-def reconcile_steady_run(state: _State, ladder: Ladder, calls: int) -> float:
-    """Microseconds per ``set_targets`` whose plan is all keeps (mean over ``calls``)."""
+def reconcile_steady_run(state: _State, ladder: Ladder, calls: int) -> list[float]:
+    """Microseconds of each of ``calls`` ``set_targets`` calls whose plan is all keeps."""
     engine = state.engine
     set_targets = engine.set_targets
     kept = len(ladder.bids) + len(ladder.asks)
-    elapsed = 0.0
+    times: list[float] = []
     for _ in range(calls):
         now = state.now = state.now + CYCLE_S
         book = book_at(now)
         gc.collect()
         t0 = time.perf_counter()
         plan = set_targets(ladder, book, now)
-        elapsed += time.perf_counter() - t0
+        times.append((time.perf_counter() - t0) * 1e6)
         check_plan(plan, kept=kept)
     _check_tracked(engine, kept)
-    return elapsed / calls * 1e6
+    return times
 
 
 def modify_state(depth: int) -> tuple[_State, tuple[Ladder, Ladder]]:
@@ -308,8 +327,10 @@ def _answer_modifies(state: _State) -> None:
     engine.on_timer(state.now)
 
 
-def reconcile_modify_run(state: _State, ladders: tuple[Ladder, Ladder], calls: int) -> float:
-    """Microseconds per ``set_targets`` whose plan modifies every order (mean over ``calls``).
+def reconcile_modify_run(
+    state: _State, ladders: tuple[Ladder, Ladder], calls: int
+) -> list[float]:
+    """Microseconds of each of ``calls`` ``set_targets`` calls whose plan modifies every order.
 
     Call ``k`` aims at ``ladders[(k + 1) % 2]`` from orders resting at the
     other ladder's prices; the timed region is the ``set_targets`` call only.
@@ -324,7 +345,7 @@ def reconcile_modify_run(state: _State, ladders: tuple[Ladder, Ladder], calls: i
         current = 1
     else:
         raise BenchError("the orders rest at neither ladder's prices")
-    elapsed = 0.0
+    times: list[float] = []
     for _ in range(calls):
         target = ladders[1 - current]
         now = state.now = state.now + CYCLE_S
@@ -332,14 +353,14 @@ def reconcile_modify_run(state: _State, ladders: tuple[Ladder, Ladder], calls: i
         gc.collect()
         t0 = time.perf_counter()
         plan = set_targets(target, book, now)
-        elapsed += time.perf_counter() - t0
+        times.append((time.perf_counter() - t0) * 1e6)
         check_plan(plan, modifies=n)
         _answer_modifies(state)
         current = 1 - current
         _check_tracked(engine, n)
     if not _rests_at(engine, ladders[current]):
         raise BenchError("the orders do not rest at the last target's prices")
-    return elapsed / calls * 1e6
+    return times
 
 
 def _rests_at(engine: Engine, ladder: Ladder) -> bool:
@@ -384,38 +405,47 @@ def sync_state(rows: int) -> tuple[_State, tuple[OpenOrder, ...]]:
     return state, tuple(listed)
 
 
-def sync_run(state: _State, rows: tuple[OpenOrder, ...], calls: int) -> float:
-    """Milliseconds per ``handle_snapshot`` listing every order (mean over ``calls``)."""
+def sync_run(state: _State, rows: tuple[OpenOrder, ...], calls: int) -> list[float]:
+    """Milliseconds of each of ``calls`` ``handle_snapshot`` calls listing every order."""
     engine = state.engine
     handle_snapshot = engine.handle_snapshot
     interval = engine.config.sync.interval_s
-    elapsed = 0.0
+    times: list[float] = []
     for _ in range(calls):
         now = state.now = state.now + interval
         snapshot = OpenOrdersSnapshot(taken_at=now, orders=rows)
         gc.collect()
         t0 = time.perf_counter()
         report = handle_snapshot(snapshot, now)
-        elapsed += time.perf_counter() - t0
+        times.append((time.perf_counter() - t0) * 1e3)
         check_sync(report, len(rows))
         _check_tracked(engine, len(rows))
-    return elapsed / calls * 1e3
+    return times
 
 
 # --- driving -------------------------------------------------------------------------------
 
 
-def _medians(runs: int, measured: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """One untimed warm-up run of each, then ``runs`` runs interleaved; the median of each."""
+def _medians(runs: int, measured: dict[str, Callable[[], list[float]]]) -> dict[str, float]:
+    """One untimed warm-up run of each, then ``runs`` runs in turn; the median call of each.
+
+    The median is taken over every call of every run together, not over the
+    runs' means: a slow call counts once, as one rank.
+    """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     for run in measured.values():
         run()
-    values: dict[str, list[float]] = {key: [] for key in measured}
-    for _ in range(runs):
+    calls: dict[str, list[float]] = {key: [] for key in measured}
+    for i in range(runs):
         for key, run in measured.items():
-            values[key].append(run())
-    return {key: statistics.median(got) for key, got in values.items()}
+            got = run()
+            calls[key].extend(got)
+            log.info(
+                "%s run %d/%d: median %.3f of %d calls (min %.3f, max %.3f)",
+                key, i + 1, runs, statistics.median(got), len(got), min(got), max(got),
+            )
+    return {key: statistics.median(got) for key, got in calls.items()}
 
 
 def measure_policy(
@@ -426,7 +456,7 @@ def measure_policy(
     reconcile_calls: int = RECONCILE_CALLS,
     sync_calls: int = SYNC_CALLS,
 ) -> dict[str, float]:
-    """Medians of the reconcile and sync keys, named by their sizes (see the module doc).
+    """Median calls of the reconcile and sync keys, named by their sizes (see the module doc).
 
     With the defaults the keys are ``reconcile_us_2x25_steady``,
     ``reconcile_us_2x25_modify`` and ``sync_ms_5000``; smaller ``depth`` and
@@ -458,5 +488,6 @@ def measure_policy(
 
 
 if __name__ == "__main__":
+    log_to_stderr()
     for name, value in measure_policy().items():
         print(f"{name} = {value:.3f}")

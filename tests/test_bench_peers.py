@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -21,14 +22,16 @@ PEERS = Path(__file__).resolve().parent.parent / "bench" / "peers.py"
 
 
 @pytest.fixture(scope="module")
-def peers() -> ModuleType:
-    """``bench/peers.py``, loaded as a module."""
-    spec = importlib.util.spec_from_file_location("lifecycle_bench_peers", PEERS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def peers() -> Iterator[ModuleType]:
+    """``bench/peers.py``, loaded as a module (its sibling imports resolved in ``bench/``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(PEERS.parent))
+        spec = importlib.util.spec_from_file_location("lifecycle_bench_peers", PEERS)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        yield module
 
 
 def test_our_lifecycle_run(peers: ModuleType) -> None:

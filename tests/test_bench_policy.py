@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -33,14 +34,16 @@ POLICY = Path(__file__).resolve().parent.parent / "bench" / "policy.py"
 
 
 @pytest.fixture(scope="module")
-def policy() -> ModuleType:
-    """``bench/policy.py``, loaded as a module."""
-    spec = importlib.util.spec_from_file_location("lifecycle_bench_policy", POLICY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def policy() -> Iterator[ModuleType]:
+    """``bench/policy.py``, loaded as a module (its sibling imports resolved in ``bench/``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(POLICY.parent))
+        spec = importlib.util.spec_from_file_location("lifecycle_bench_policy", POLICY)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        yield module
 
 
 def test_measure_policy_runs_at_toy_sizes(policy: ModuleType) -> None:
@@ -52,6 +55,21 @@ def test_measure_policy_runs_at_toy_sizes(policy: ModuleType) -> None:
         "sync_ms_50",
     }
     assert all(math.isfinite(v) and v > 0 for v in result.values())
+
+
+def test_steady_run_times_each_call(policy: ModuleType) -> None:
+    """A steady run gives one time per call."""
+    state, ladder = policy.steady_state(3)
+    times = policy.reconcile_steady_run(state, ladder, 4)
+    assert len(times) == 4 and all(math.isfinite(t) and t > 0 for t in times)
+
+
+def test_medians_are_of_calls_so_one_slow_call_counts_as_one(policy: ModuleType) -> None:
+    """The key is the median of every call of every run: a slow call does not drag it."""
+    result = policy._medians(2, {"k": lambda: [1.0, 2.0, 1_000.0], "j": lambda: [5.0]})
+    assert result == {"k": 2.0, "j": 5.0}
+    with pytest.raises(ValueError, match="runs"):
+        policy._medians(0, {"k": lambda: [1.0]})
 
 
 def test_default_sizes_name_the_documented_keys(policy: ModuleType) -> None:
@@ -138,9 +156,10 @@ def test_check_plan_refuses_latched_modifies(policy: ModuleType) -> None:
 def test_modify_run_alternates_and_checks_where_orders_rest(policy: ModuleType) -> None:
     """Two modify runs leave the orders at the ladder of their last target."""
     state, ladders = policy.modify_state(3)
-    assert policy.reconcile_modify_run(state, ladders, 3) > 0
+    times = policy.reconcile_modify_run(state, ladders, 3)
+    assert len(times) == 3 and all(t > 0 for t in times)
     assert policy._rests_at(state.engine, ladders[1])
-    assert policy.reconcile_modify_run(state, ladders, 2) > 0
+    assert len(policy.reconcile_modify_run(state, ladders, 2)) == 2
     assert policy._rests_at(state.engine, ladders[1])
     elsewhere = (policy.ladder_at(3, Decimal(20)), policy.ladder_at(3, Decimal(30)))
     with pytest.raises(policy.BenchError, match="neither ladder"):
@@ -168,7 +187,8 @@ def test_steady_run_refuses_a_ladder_that_changes_the_orders(policy: ModuleType)
 def test_sync_run_and_its_check(policy: ModuleType) -> None:
     """A full snapshot passes; a partial, stale, foreign or acknowledging one fails."""
     state, rows = policy.sync_state(50)
-    assert policy.sync_run(state, rows, 2) > 0
+    times = policy.sync_run(state, rows, 2)
+    assert len(times) == 2 and all(t > 0 for t in times)
     engine = state.engine
     interval = engine.config.sync.interval_s
 
