@@ -1,4 +1,8 @@
-"""Tests for lifecycle.engine.ledger.FillLedger and lifecycle.core.timers.StateTimers."""
+"""Tests for lifecycle.engine.ledger.FillLedger and lifecycle.core.timers.StateTimers.
+
+The ledger's memory by time, its checks and its checkpoints are tested in
+test_fill_identity.py.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from lifecycle.core.ids import CloidFactory, Tid
+from lifecycle.core.ids import CloidFactory, Oid, Tid
 from lifecycle.core.machine import OrderMachine
-from lifecycle.core.order import Order, Side
+from lifecycle.core.order import FillId, Order, Side
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.core.timers import StateTimers
 from lifecycle.engine.ledger import FillLedger
@@ -56,6 +60,11 @@ def due_list(timers: StateTimers, now: float) -> list[tuple[OrderState, Order]]:
 # --- FillLedger --------------------------------------------------------------------------
 
 
+def fid(tid: int) -> FillId:
+    """The identity of a fill of oid 1 with trade id ``tid``."""
+    return (Tid(tid), Oid(1), "")
+
+
 @pytest.mark.parametrize(
     ("fills", "expected"),
     [
@@ -73,7 +82,7 @@ def test_ledger_apply_buy_adds_sell_subtracts(
     ledger = FillLedger(capacity=10)
 
     # Act
-    results = [ledger.apply(Tid(i), side, size) for i, (side, size) in enumerate(fills)]
+    results = [ledger.apply(fid(i), side, size, 0.0) for i, (side, size) in enumerate(fills)]
 
     # Assert
     assert results == [True] * len(fills)
@@ -85,28 +94,28 @@ def test_ledger_apply_buy_adds_sell_subtracts(
 def test_ledger_apply_repeated_tid_changes_nothing_counts_duplicate() -> None:
     # Arrange
     ledger = FillLedger(capacity=10)
-    ledger.apply(Tid(1), Side.BUY, Decimal("1"))
+    ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
 
     # Act
-    again_same = ledger.apply(Tid(1), Side.BUY, Decimal("1"))
-    again_other = ledger.apply(Tid(1), Side.SELL, Decimal("5"))
+    again_same = ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
+    again_other = ledger.apply(fid(1), Side.SELL, Decimal("5"), 0.0)
 
     # Assert
     assert (again_same, again_other) == (False, False)
     assert ledger.position == Decimal("1")
     assert ledger.fills == 1
     assert ledger.duplicates == 2
-    assert ledger.seen(Tid(1))
+    assert ledger.remembers(fid(1), 0.0)
 
 
-def test_ledger_seen_unknown_tid_false() -> None:
+def test_ledger_remembers_unknown_tid_false() -> None:
     # Arrange
     ledger = FillLedger(capacity=3)
-    ledger.apply(Tid(1), Side.BUY, Decimal("1"))
+    ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
 
     # Act / Assert
-    assert ledger.seen(Tid(1)) is True
-    assert ledger.seen(Tid(2)) is False
+    assert ledger.remembers(fid(1), 0.0) is True
+    assert ledger.remembers(fid(2), 0.0) is False
 
 
 def test_ledger_window_full_forgets_oldest_tid() -> None:
@@ -115,11 +124,11 @@ def test_ledger_window_full_forgets_oldest_tid() -> None:
 
     # Act
     for tid in (1, 2, 3, 4):
-        ledger.apply(Tid(tid), Side.BUY, Decimal("1"))
+        ledger.apply(fid(tid), Side.BUY, Decimal("1"), 0.0)
 
     # Assert
-    assert ledger.seen(Tid(1)) is False
-    assert [ledger.seen(Tid(t)) for t in (2, 3, 4)] == [True, True, True]
+    assert ledger.remembers(fid(1), 0.0) is False
+    assert [ledger.remembers(fid(t), 0.0) for t in (2, 3, 4)] == [True, True, True]
     assert ledger.position == Decimal("4")
 
 
@@ -127,29 +136,29 @@ def test_ledger_forgotten_tid_applies_again() -> None:
     # Arrange
     ledger = FillLedger(capacity=3)
     for tid in (1, 2, 3, 4):
-        ledger.apply(Tid(tid), Side.BUY, Decimal("1"))
+        ledger.apply(fid(tid), Side.BUY, Decimal("1"), 0.0)
 
     # Act
-    applied = ledger.apply(Tid(1), Side.BUY, Decimal("1"))
+    applied = ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
 
     # Assert
     assert applied is True
     assert ledger.position == Decimal("5")
-    assert ledger.seen(Tid(2)) is False
+    assert ledger.remembers(fid(2), 0.0) is False
 
 
 def test_ledger_duplicates_do_not_evict_window() -> None:
     # Arrange
     ledger = FillLedger(capacity=3)
     for tid in (1, 2, 3):
-        ledger.apply(Tid(tid), Side.BUY, Decimal("1"))
+        ledger.apply(fid(tid), Side.BUY, Decimal("1"), 0.0)
 
     # Act
     for _ in range(10):
-        ledger.apply(Tid(3), Side.BUY, Decimal("1"))
+        ledger.apply(fid(3), Side.BUY, Decimal("1"), 0.0)
 
     # Assert
-    assert [ledger.seen(Tid(t)) for t in (1, 2, 3)] == [True, True, True]
+    assert [ledger.remembers(fid(t), 0.0) for t in (1, 2, 3)] == [True, True, True]
     assert ledger.duplicates == 10
 
 
@@ -160,22 +169,22 @@ def test_ledger_many_fills_memory_bounded_by_capacity() -> None:
 
     # Act
     for tid in range(1000):
-        ledger.apply(Tid(tid), Side.SELL if tid % 2 else Side.BUY, Decimal("1"))
+        ledger.apply(fid(tid), Side.SELL if tid % 2 else Side.BUY, Decimal("1"), 0.0)
         # Assert (every step)
-        assert len(ledger._seen) <= capacity
-        assert len(ledger._order) <= capacity
+        assert len(ledger) <= capacity
 
     # Assert
-    assert len(ledger._seen) == len(ledger._order) == capacity
+    assert len(ledger) == capacity
     assert ledger.fills == 1000
     assert ledger.position == Decimal("0")
-    assert [ledger.seen(Tid(t)) for t in (996, 997, 998, 999)] == [False, True, True, True]
+    remembered = [ledger.remembers(fid(t), 0.0) for t in (996, 997, 998, 999)]
+    assert remembered == [False, True, True, True]
 
 
 def test_ledger_count_duplicate_increments_only_duplicates() -> None:
     # Arrange
     ledger = FillLedger(capacity=3)
-    ledger.apply(Tid(1), Side.BUY, Decimal("1"))
+    ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
 
     # Act
     ledger.count_duplicate()
@@ -198,11 +207,11 @@ def test_ledger_capacity_one_remembers_only_last() -> None:
     ledger = FillLedger(capacity=1)
 
     # Act
-    ledger.apply(Tid(1), Side.BUY, Decimal("1"))
-    ledger.apply(Tid(2), Side.BUY, Decimal("1"))
+    ledger.apply(fid(1), Side.BUY, Decimal("1"), 0.0)
+    ledger.apply(fid(2), Side.BUY, Decimal("1"), 0.0)
 
     # Assert
-    assert (ledger.seen(Tid(1)), ledger.seen(Tid(2))) == (False, True)
+    assert (ledger.remembers(fid(1), 0.0), ledger.remembers(fid(2), 0.0)) == (False, True)
 
 
 # --- StateTimers ---------------------------------------------------------------------------

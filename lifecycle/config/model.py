@@ -98,7 +98,13 @@ class OrdersConfig:
         namespace: Bot namespace carried in our client order ids, so that orders placed by
             an earlier run are recognised as ours.
         history_limit: Number of state transitions kept per order.
-        fill_dedup_capacity: Number of trade ids remembered for global fill de-duplication.
+        fill_dedup_capacity: Most fill identities remembered at once for global fill
+            de-duplication: a backstop to ``fill_memory_s``; reaching it forgets a fill
+            younger than that, which is recorded as a ``fill_memory_full`` anomaly.
+        fill_memory_s: Seconds a fill's identity is remembered after it was applied, so
+            that any repeat within that time moves the position no further. A restart's
+            fill catch-up never asks for older fills; the default (one day) covers an
+            overnight outage. At least one hour (``MIN_FILL_MEMORY_S``).
     """
 
     expected_ttl_s: float = 30.0
@@ -110,6 +116,7 @@ class OrdersConfig:
     namespace: str = "lifecycle"
     history_limit: int = 32
     fill_dedup_capacity: int = 100_000
+    fill_memory_s: float = 86_400.0
 
     def __post_init__(self) -> None:
         """Check every field as the loader would; store each in the model's form.

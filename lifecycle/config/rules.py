@@ -63,6 +63,14 @@ _BELOW_100: Final = frozenset(
 )
 _NON_EMPTY_STRINGS: Final = frozenset({"orders.namespace", "market.coin"})
 
+#: The least ``orders.fill_memory_s``: one hour. A restart's fill catch-up fetches the
+#: fills since the journal began, but from no earlier than 90 % of the memory back (the
+#: rest is the fetch's margin), so the memory must cover the downtime plus the stopped
+#: process's last fill-sync period. An hour covers a routine restart (a deploy, a host
+#: reboot) of up to 54 minutes; a shorter memory would leave the fills of such a
+#: downtime unfetched.
+MIN_FILL_MEMORY_S: Final = 3600.0
+
 _repr = reprlib.Repr()
 _repr.maxstring = 60
 _repr.maxother = 60
@@ -265,6 +273,16 @@ def check_combinations(sections: Mapping[str, Mapping[str, object]], out: Proble
             defaults included); a section not given is not checked.
         out: Where problems go; a rule whose keys had a problem is skipped.
     """
+    orders = sections.get("orders")
+    if orders is not None and out.valid("orders.fill_memory_s"):
+        memory = _number(orders["fill_memory_s"])
+        if memory < MIN_FILL_MEMORY_S:
+            out.add(
+                "orders.fill_memory_s",
+                f"must be >= {MIN_FILL_MEMORY_S:g} (one hour), got {memory!r} (a restart's "
+                "fill catch-up reaches back at most 90 % of it: a shorter memory cannot "
+                "cover the downtime of a routine restart)",
+            )
     rec = sections.get("reconciler")
     if rec is not None:
         for path, relation, other in (

@@ -43,6 +43,13 @@ class AnomalyKind(enum.Enum):
     #: An order declared never placed (its status query said not found) turned out
     #: to rest: its placement answer or a fill arrived afterwards. Tracked again.
     LATE_PLACEMENT = "late_placement"
+    #: The fill ledger reached ``orders.fill_dedup_capacity`` and forgot a fill
+    #: younger than ``orders.fill_memory_s``: a repeat of it could count again.
+    FILL_MEMORY_FULL = "fill_memory_full"
+    #: A restart's fill catch-up starts later than the journal began, because the
+    #: fill ledger does not remember that far back: fills of the journal's first
+    #: part that the stopped process never received are not fetched.
+    CATCH_UP_CUT = "catch_up_cut"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -20,7 +20,7 @@ import enum
 from decimal import Decimal
 
 from lifecycle.core.ids import Cloid, Oid, Tid
-from lifecycle.core.order import Side
+from lifecycle.core.order import Fill, FillId, Side
 from lifecycle.core.records import (
     Record,
     bad_type,
@@ -90,7 +90,26 @@ class OrderRejected(Record, frozen=True, kw_only=True):
 
 
 class OrderFilled(Record, frozen=True, kw_only=True):
-    """One fill. ``tid`` is the trade id that de-duplicates it."""
+    """One fill, told apart from every other fill by its :attr:`identity`.
+
+    The identity is ``(tid, oid, fill_ref)``: a fill delivered again (a
+    websocket duplicate, the same fill in a fetched fill history) must carry
+    the same three values, and two different fills must differ in one of them.
+    By default ``fill_ref`` is ``""`` and the trade id and oid decide: both
+    sides of one trade share the trade id, and the oid tells them apart. An
+    adapter must give the oid the same way on every channel (Hyperliquid's
+    fills always carry it).
+
+    ``fill_ref`` is for venues whose trade ids are not unique. On Hyperliquid
+    every "Spot Dust Conversion" fill carries ``tid: 0`` and an all-zero
+    ``hash``, so its adapter sets ``fill_ref`` from what differs between such
+    fills and stays the same on every delivery of one: the fill's ``coin``,
+    ``time``, ``px``, ``sz`` and ``startPosition`` (and the ``hash`` where it
+    is not all zeros), e.g. ``"@107/1735969713869/18.62/43.84/10659.65"``.
+    An adapter must set ``fill_ref`` on every fill with ``tid`` 0: without
+    one, all of an oid's fills with trade id 0 are one fill to the engine, and
+    count once.
+    """
 
     cloid: Cloid | None = None
     oid: Oid | None = None
@@ -98,6 +117,7 @@ class OrderFilled(Record, frozen=True, kw_only=True):
     side: Side
     price: Decimal
     size: Decimal
+    fill_ref: str = ""
 
     def __post_init__(self) -> None:
         cloid = self.cloid
@@ -117,6 +137,22 @@ class OrderFilled(Record, frozen=True, kw_only=True):
         size = self.size
         if size.__class__ is not Decimal or not size.is_finite() or size <= _ZERO:
             check_positive(self, "size", size)
+        ref = self.fill_ref
+        if ref.__class__ is not str or not ref.isascii():
+            check_text(self, "fill_ref", ref)
+
+    @property
+    def identity(self) -> FillId:
+        """``(tid, oid, fill_ref)``: what de-duplicates this fill (see the class)."""
+        return (self.tid, self.oid, self.fill_ref)
+
+    def fill_at(self, now: float) -> Fill:
+        """The order's record of this fill, received at engine time ``now``.
+
+        Raises:
+            TypeError, ValueError: ``now`` is not a finite time.
+        """
+        return Fill(tid=self.tid, price=self.price, size=self.size, at=now, ref=self.fill_ref)
 
 
 class OrderCanceled(Record, frozen=True, kw_only=True):

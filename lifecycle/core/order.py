@@ -2,7 +2,14 @@
 
 An :class:`Order` is plain data. Its ``state`` is written only by
 :meth:`lifecycle.core.machine.OrderMachine.fire`; everything else here records facts
-(fills by trade id, the oids the exchange gave it) without deciding legality.
+(fills by identity, the oids the exchange gave it) without deciding legality.
+
+A fill's identity (:data:`FillId`) is what the adapter says tells it apart:
+its trade id and oid, and a discriminator (``fill_ref``) for venues whose
+trade ids are not unique (Hyperliquid's dust conversions all carry trade id
+0). Within one order the oid adds nothing (the order's fills are its own
+oids' fills, and one trade fills one side once), so an order keeps its fills
+by :data:`OrderFillKey`: the trade id, or ``(tid, ref)`` for a fill with a ``ref``.
 """
 
 from __future__ import annotations
@@ -14,10 +21,20 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from lifecycle.core.ids import Cloid, Oid, Tid
-from lifecycle.core.records import Record, check_id, check_positive, check_time
+from lifecycle.core.records import Record, check_id, check_positive, check_text, check_time
 from lifecycle.core.states import GoneReason, OrderState, Trigger
 
-__all__ = ["Fill", "Order", "Side", "TransitionRecord"]
+__all__ = ["Fill", "FillId", "Order", "OrderFillKey", "Side", "TransitionRecord"]
+
+#: A fill's identity: ``(tid, oid, fill_ref)``. Two fills are the same fill (a
+#: repeat: a websocket duplicate, a fetched fill already received) exactly when
+#: their identities are equal. ``fill_ref`` is ``""`` unless the adapter needs
+#: it (see :class:`lifecycle.core.events.OrderFilled`).
+FillId = tuple[Tid, Oid | None, str]
+
+#: How an order keys its own fills: the trade id, or ``(tid, ref)`` for a fill
+#: with a ``fill_ref`` (see the module docstring).
+OrderFillKey = Tid | tuple[Tid, str]
 
 _ZERO = Decimal(0)
 _INF = float("inf")
@@ -49,17 +66,19 @@ class Side(enum.Enum):
 
 
 class Fill(Record, frozen=True, kw_only=True):
-    """One execution against an order, keyed by its trade id.
+    """One execution against an order, keyed by its trade id and ``ref``.
 
-    Checked when built, as events are (see :mod:`lifecycle.core.records`): ``tid``
-    an ``int`` >= 0, ``price`` and ``size`` finite ``Decimal`` > 0, ``at`` a
-    finite time.
+    ``ref`` is the event's ``fill_ref``: empty unless the venue's trade ids
+    are not unique. Checked when built, as events are (see
+    :mod:`lifecycle.core.records`): ``tid`` an ``int`` >= 0, ``price`` and
+    ``size`` finite ``Decimal`` > 0, ``at`` a finite time, ``ref`` text.
     """
 
     tid: Tid
     price: Decimal
     size: Decimal
     at: float
+    ref: str = ""
 
     def __post_init__(self) -> None:
         tid = self.tid
@@ -74,6 +93,14 @@ class Fill(Record, frozen=True, kw_only=True):
         at = self.at
         if at.__class__ is not float or not -_INF < at < _INF:
             check_time(self, "at", at)
+        ref = self.ref
+        if ref.__class__ is not str or not ref.isascii():
+            check_text(self, "ref", ref)
+
+    @property
+    def order_key(self) -> OrderFillKey:
+        """How an order keys this fill: the trade id, or ``(tid, ref)`` with a ``ref``."""
+        return (self.tid, self.ref) if self.ref else self.tid
 
 
 class TransitionRecord(NamedTuple):
@@ -158,10 +185,11 @@ class Order:
         # Counts state entries (reflexive moves excluded), so a timer armed for
         # one stay in a state is told apart from a later stay at the same time.
         self._entries = 0
-        # None, then the first fill itself, then a dict of fills by trade id from
-        # the second on: most orders fill at most once, and a lone fill costs
-        # no dict (memory, and one garbage-collected object fewer per fill).
-        self._fills: dict[Tid, Fill] | Fill | None = None
+        # None, then the first fill itself, then a dict of fills by order key
+        # (Fill.order_key) from the second on: most orders fill at most once,
+        # and a lone fill costs no dict (memory, and one garbage-collected
+        # object fewer per fill).
+        self._fills: dict[OrderFillKey, Fill] | Fill | None = None
         # Flat [at, step, at, step, ...], each step a (trigger, dest) pair the
         # machine shares between all orders: far less memory than one tuple per
         # record. The source of each record is the previous dest, or
@@ -212,14 +240,14 @@ class Order:
         return rest if rest > 0 else _ZERO
 
     @property
-    def fills(self) -> Mapping[Tid, Fill]:
-        """Fills by trade id, in arrival order (read-only)."""
+    def fills(self) -> Mapping[OrderFillKey, Fill]:
+        """Fills by trade id (``(tid, ref)`` with a ``ref``), in arrival order (read-only)."""
         fills = self._fills
         if fills is None:
             return MappingProxyType({})
         if isinstance(fills, dict):
             return MappingProxyType(fills)
-        return MappingProxyType({fills.tid: fills})
+        return MappingProxyType({fills.order_key: fills})
 
     @property
     def history(self) -> tuple[TransitionRecord, ...]:
@@ -238,32 +266,36 @@ class Order:
             source = dest
         return tuple(records)
 
-    def has_fill(self, tid: Tid) -> bool:
-        """Return whether a fill with trade id ``tid`` is recorded."""
+    def has_fill(self, tid: Tid, ref: str = "") -> bool:
+        """Return whether the fill with trade id ``tid`` (and ``fill_ref`` ``ref``) is recorded."""
         fills = self._fills
         if fills is None:
             return False
         if isinstance(fills, dict):
-            return tid in fills
-        return fills.tid == tid
+            return ((tid, ref) if ref else tid) in fills
+        return fills.tid == tid and fills.ref == ref
 
     def add_fill(self, fill: Fill) -> bool:
-        """Record ``fill`` unless its trade id was already recorded.
+        """Record ``fill`` unless a fill of the same trade id and ref is recorded.
+
+        Cannot fail for a ``Fill`` (checked when it was built): the engine
+        relies on it to record a fill right after the ledger counted it.
 
         Returns:
-            True if the fill is new (``filled`` grew), False for a repeated trade id.
+            True if the fill is new (``filled`` grew), False for a repeat.
         """
         fills = self._fills
         if fills is None:
             self._fills = fill
         elif isinstance(fills, dict):
-            if fill.tid in fills:
+            key = (fill.tid, fill.ref) if fill.ref else fill.tid  # fill.order_key, inlined
+            if key in fills:
                 return False
-            fills[fill.tid] = fill
-        elif fills.tid == fill.tid:
+            fills[key] = fill
+        elif fills.tid == fill.tid and fills.ref == fill.ref:
             return False
         else:
-            self._fills = {fills.tid: fills, fill.tid: fill}
+            self._fills = {fills.order_key: fills, fill.order_key: fill}
         self.filled += fill.size
         return True
 

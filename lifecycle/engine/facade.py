@@ -102,7 +102,7 @@ class Engine:
             history_limit=orders.history_limit, verify=verify, timers=self.timers
         )
         self.registry = OrderRegistry()
-        self.ledger = FillLedger(orders.fill_dedup_capacity)
+        self.ledger = FillLedger(orders.fill_dedup_capacity, orders.fill_memory_s)
         self.anomalies = AnomalyLog()
         self._outbox: list[Command] = []
         self._queried: set[int] = set()

@@ -95,6 +95,7 @@ class Interpreter:
         self._fire = engine.machine.fire
         self._move_remote = engine.move_remote
         self._refused = engine.remote_refused
+        engine.ledger.report = engine.anomalies.record  # its capacity reached: an anomaly
         # Fills for oids not known yet, by oid (bounded, oldest oid dropped first).
         self._parked: dict[Oid, list[OrderFilled]] = {}
         #: The handler of each event type.
@@ -206,21 +207,25 @@ class Interpreter:
 
     def filled(self, event: OrderFilled, now: float) -> None:
         engine = self._engine
+        ledger = engine.ledger
         order = self._by_cloid(event.cloid) or self._by_oid(event.oid)  # registry.find, inlined
-        if order is not None and order.has_fill(event.tid):
-            engine.ledger.count_duplicate()  # repeat older than the global window
-            return
-        if not engine.ledger.apply(event.tid, event.side, event.size):
-            return
+        tid, ref = event.tid, event.fill_ref
+        identity = (tid, event.oid, ref)
         if order is None:
-            self._anomaly(
-                AnomalyKind.UNKNOWN_FILL, now, event.cloid or f"oid:{event.oid}",
-                f"fill {event.tid} of {event.size} for an order we do not know",
-            )
-            if event.oid is not None:
-                self._park(event)
-            engine.request_sync("fill for an unknown order")
+            if ledger.apply_event(event, now):  # False: a repeat
+                self._anomaly(
+                    AnomalyKind.UNKNOWN_FILL, now, event.cloid or f"oid:{event.oid}",
+                    f"fill {tid} of {event.size} for an order we do not know",
+                )
+                if event.oid is not None:
+                    self._park(event)
+                engine.request_sync("fill for an unknown order")
             return
+        if order.has_fill(tid, ref) or ledger.remembers(identity, now):
+            ledger.count_duplicate()  # the order's own fills also catch repeats the ledger forgot
+            return
+        # Checked before anything is counted: a failing fill leaves no trace, its resend counts.
+        fill = event.fill_at(now)
         if order.state is _EXPECTED:
             self._bind(order, event.oid, now)  # fill before ack carries the oid
         elif (
@@ -228,7 +233,7 @@ class Interpreter:
             and order.reason is GoneReason.NEVER_PLACED
             and event.oid is not None
         ):
-            self._late_placement(order, event.oid, f"fill {event.tid}", now)
+            self._late_placement(order, event.oid, f"fill {tid}", now)
         elif (
             order.state is _MODIFYING
             and event.oid is not None
@@ -240,7 +245,9 @@ class Interpreter:
             if order.requested is not None:
                 self._took_effect(order, *order.requested)
             self._move_remote(order, _MODIFY_ACK, now)
-        self._apply_fill(order, event, now)
+        # Both record it or neither: nothing after the checks above can fail.
+        if ledger.apply_event(event, now):
+            self._apply_fill(order, fill, event.oid, now)
         if self._parked:
             self._attach_parked(order, now)
 
@@ -260,15 +267,15 @@ class Interpreter:
         )
         self._remote_then_finalize(order, _LATE_ACCEPT, now)
 
-    def _apply_fill(self, order: Order, event: OrderFilled, now: float) -> None:
-        """Record a fill the ledger already counted, and fire what it means."""
-        if not order.add_fill(Fill(tid=event.tid, price=event.price, size=event.size, at=now)):
+    def _apply_fill(self, order: Order, fill: Fill, oid: Oid | None, now: float) -> None:
+        """Record a fill the ledger counted (``oid``: its event's), and fire what it means."""
+        if not order.add_fill(fill):
             return
         prior = order.prior_oids  # usually empty: then the oids need not be compared
-        if prior and event.oid is not None and event.oid in prior and event.oid != order.oid:
+        if prior and oid is not None and oid in prior and oid != order.oid:
             # A late fill of the leg a modify replaced: the replacement rests its
             # full requested size, so the order's total grows by this fill.
-            order.size += event.size
+            order.size += fill.size
         filled, size = order.filled, order.size
         complete = filled >= size  # one Decimal comparison for the usual partial fill
         if complete and filled > size:
@@ -291,7 +298,7 @@ class Interpreter:
             self._park(
                 OrderFilled(
                     cloid=None, oid=candidate.oid, tid=fill.tid, side=candidate.side,
-                    price=fill.price, size=fill.size,
+                    price=fill.price, size=fill.size, fill_ref=fill.ref,
                 )
             )
 
@@ -305,10 +312,10 @@ class Interpreter:
             del parked[next(iter(parked))]
 
     def _attach_parked(self, order: Order, now: float) -> None:
-        """Give ``order`` the fills that arrived for one of its oids before it was known."""
+        """Give ``order`` the fills parked for its oids (the ledger counted them on arrival)."""
         for oid in (order.oid, *order.prior_oids):
             for event in self._parked.pop(oid, ()):  # type: ignore[arg-type]
-                self._apply_fill(order, event, now)
+                self._apply_fill(order, event.fill_at(now), event.oid, now)
 
     @staticmethod
     def _took_effect(order: Order, price: Decimal, size: Decimal) -> None:
