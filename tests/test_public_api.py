@@ -92,3 +92,54 @@ def test_state_is_assigned_only_by_the_machine() -> None:
         text = path.read_text(encoding="utf-8")
         # Any `<something>.state = ...` other than an object's own attribute.
         assert not re.search(r"(?<!self)\.state\s*=(?!=)", text), f"{path.name} assigns state"
+
+
+#: Modules that must reach other objects through public names only.
+PUBLIC_ONLY = (PACKAGE / "engine" / "state.py",)
+_NAMED_ACCESS = ("getattr", "setattr", "delattr", "hasattr")
+
+
+def private_accesses(source: str) -> list[str]:
+    """``name._attr`` (or ``getattr(name, "_attr")``...) on anything but ``self``/``cls``."""
+
+    def private(attr: str) -> bool:
+        return attr.startswith("_") and not (attr.startswith("__") and attr.endswith("__"))
+
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            owner = node.value
+            if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
+                found.append((node.lineno, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _NAMED_ACCESS
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and private(node.args[1].value)
+        ):
+            found.append((node.lineno, ast.unparse(node)))
+    return [f"line {line}: {code}" for line, code in sorted(found)]
+
+
+def test_private_access_detector_finds_what_it_must() -> None:
+    source = (
+        "engine._outbox.append(x)\n"
+        "self._own = 1\n"
+        "cls._own\n"
+        "setattr(order, '_entries', 3)\n"
+        "type(x).__name__\n"
+        "engine.registry._by_oid\n"
+    )
+    assert [a.split(":")[0] for a in private_accesses(source)] == [
+        "line 1", "line 4", "line 6",
+    ]
+
+
+def test_engine_state_uses_only_public_names_of_other_objects() -> None:
+    for path in PUBLIC_ONLY:
+        text = path.read_text(encoding="utf-8")
+        assert private_accesses(text) == [], f"{path.name} reads or writes private attributes"
+        assert "object.__new__" not in text, f"{path.name} builds objects around their class"

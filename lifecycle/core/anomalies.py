@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 __all__ = ["Anomaly", "AnomalyKind", "AnomalyLog"]
@@ -84,6 +84,17 @@ class AnomalyLog:
             extra={"anomaly": kind.value, "order_id": order_id, "at": at},
         )
         return anomaly
+
+    def restore(self, counts: Mapping[AnomalyKind, int], recent: Iterable[Anomaly]) -> None:
+        """Replace the counts and the recent anomalies with a checkpoint's, logging nothing.
+
+        ``recent`` oldest first, as iterating the log gives them; ``counts``
+        stays the same object.
+        """
+        self.counts.clear()
+        self.counts.update(counts)
+        self._recent.clear()
+        self._recent.extend(recent)
 
     def __iter__(self) -> Iterator[Anomaly]:
         return iter(self._recent)

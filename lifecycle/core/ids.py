@@ -102,6 +102,11 @@ class CloidFactory:
         self._prefix = "0x" + namespace_tag(namespace) + f"{run_id:08x}"
         self._counter = start
 
+    @property
+    def counter(self) -> int:
+        """The counter of the next cloid (the start plus the cloids made so far)."""
+        return self._counter
+
     def next(self) -> Cloid:
         """Return the next cloid of this run.
 

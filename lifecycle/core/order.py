@@ -1,8 +1,10 @@
 """One order: identity, terms, fills, state and a bounded history.
 
 An :class:`Order` is plain data. Its ``state`` is written only by
-:meth:`lifecycle.core.machine.OrderMachine.fire`; everything else here records facts
-(fills by identity, the oids the exchange gave it) without deciding legality.
+:meth:`lifecycle.core.machine.OrderMachine.fire` (an order is built in its first
+state, or, by :meth:`Order.restored`, in the state a checkpoint captured);
+everything else here records facts (fills by identity, the oids the exchange
+gave it) without deciding legality.
 
 A fill's identity (:data:`FillId`) is what the adapter says tells it apart:
 its trade id and oid, and a discriminator (``fill_ref``) for venues whose
@@ -15,7 +17,7 @@ by :data:`OrderFillKey`: the trade id, or ``(tid, ref)`` for a fill with a ``ref
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple
@@ -227,6 +229,73 @@ class Order:
         self._history = []
         self._history_origin = pending
         return self
+
+    @classmethod
+    def restored(
+        cls,
+        *,
+        cloid: Cloid | None,
+        oid: Oid | None,
+        prior_oids: tuple[Oid, ...],
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        filled: Decimal,
+        state: OrderState,
+        reason: GoneReason | None,
+        requested: tuple[Decimal, Decimal] | None,
+        status: str | None,
+        created_at: float,
+        state_since: float,
+        entries: int,
+        fills: Iterable[Fill],
+        history_origin: OrderState,
+        history: Iterable[tuple[float, Trigger, OrderState]],
+    ) -> Order:
+        """Build an order as an engine checkpoint captured it, every slot as it was.
+
+        The counterpart of reading an order's public fields, :attr:`entries`,
+        :attr:`fills` and :attr:`history`: ``fills`` in arrival order,
+        ``history`` as ``(at, trigger, dest)`` per kept transition, oldest
+        first, and ``history_origin`` the state the kept history starts from
+        (the first record's source; with no record, the order's state). No
+        transition fires and nothing is checked: the order is rebuilt, not
+        moved, from values an order once held (:mod:`lifecycle.engine.state`).
+        """
+        self = _new(cls)
+        self.cloid = cloid
+        self.oid = oid
+        self.prior_oids = prior_oids
+        self.side = side
+        self.price = price
+        self.size = size
+        self.filled = filled
+        self.state = state
+        self.reason = reason
+        self.requested = requested
+        self.status = status
+        self.created_at = created_at
+        self.state_since = state_since
+        self._entries = entries
+        kept = list(fills)
+        # The shape add_fill keeps: None, the lone fill, or a dict by order key.
+        self._fills = (
+            None if not kept else kept[0] if len(kept) == 1 else {f.order_key: f for f in kept}
+        )
+        steps: list[object] = []
+        for at, trigger, dest in history:
+            steps += (at, (trigger, dest))
+        self._history = steps
+        self._history_origin = history_origin
+        return self
+
+    @property
+    def entries(self) -> int:
+        """How many times the order entered a state (reflexive moves excluded).
+
+        A timer armed in one stay records it: the timer is stale once the count moved on.
+        """
+        return self._entries
 
     @property
     def label(self) -> str:

@@ -22,7 +22,7 @@ order created in a timed state, a timer run again).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from lifecycle.core.order import Order
 from lifecycle.core.states import OrderState, Trigger
@@ -127,6 +127,32 @@ class StateTimers:
                             action(order, now)
 
         return run
+
+    def entries(self) -> dict[OrderState, tuple[_Entry, ...]]:
+        """Each timed state's live entries ``(deadline, entry count, order)``, in queue order.
+
+        Stale entries (the order left the state since) are left out: they never fire.
+        Every timed state is listed, in the order of the ``durations`` mapping.
+        """
+        return {
+            state: tuple(e for e in queue if e[2].entries == e[1])
+            for state, queue in self._queues.items()
+        }
+
+    def load(self, entries: Mapping[OrderState, Iterable[_Entry]]) -> None:
+        """Replace the queues of the states in ``entries`` with those entries, in order.
+
+        The counterpart of :meth:`entries`, for a checkpoint restored. Each
+        queue stays the same object (the machine appends to it), emptied, then
+        filled; the states not in ``entries`` are left as they are.
+
+        Raises:
+            KeyError: A state in ``entries`` is not timed.
+        """
+        for state, queued in entries.items():
+            queue = self._queues[state]
+            queue.clear()
+            queue.extend(queued)
 
     def pending(self) -> int:
         """Return the number of queued entries, stale ones included."""

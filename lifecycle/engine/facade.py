@@ -27,9 +27,9 @@ Fills move the position exactly once per trade id, known order or not
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from lifecycle.config import LifecycleConfig
 from lifecycle.core.anomalies import AnomalyKind, AnomalyLog
@@ -42,6 +42,7 @@ from lifecycle.core.commands import (
     QueryOrderStatus,
 )
 from lifecycle.core.errors import IllegalTransition, TimeWentBackwards, UnknownOrder
+from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
 from lifecycle.core.machine import OrderMachine
 from lifecycle.core.order import Order, Side
@@ -54,7 +55,7 @@ from lifecycle.policy.pricing import AssetRules
 from lifecycle.policy.reconciler import Book, Ladder, Plan, Reconciler
 from lifecycle.policy.safety_sync import OpenOrdersSnapshot, SafetySync, SyncReport
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "OutboxState"]
 
 log = logging.getLogger("lifecycle.engine")
 
@@ -65,6 +66,17 @@ T = Trigger
 _PENDING = S.PENDING
 _SUBMIT = T.SUBMIT
 _CANCEL_REQUEST = T.CANCEL_REQUEST
+
+
+class OutboxState(NamedTuple):
+    """What an engine holds until its next drain (:meth:`Engine.outbox_state`)."""
+
+    #: The queued commands, oldest first.
+    commands: tuple[Command, ...]
+    #: ``id()`` of each order whose status query is queued in this drain.
+    queried: frozenset[int]
+    #: Whether an open-orders snapshot request is queued in this drain.
+    sync_requested: bool
 
 
 class Engine:
@@ -140,6 +152,14 @@ class Engine:
     def now(self) -> float:
         """The latest time the engine was given."""
         return self._now
+
+    def parked_fills(self) -> dict[Oid, tuple[OrderFilled, ...]]:
+        """Fills counted for an oid that names no order yet, kept until it does (a copy)."""
+        return self._interpreter.parked()
+
+    def outbox_state(self) -> OutboxState:
+        """The commands queued for the next drain, and what this drain already asked."""
+        return OutboxState(tuple(self._outbox), frozenset(self._queried), self._sync_requested)
 
     def order(self, key: Cloid | Oid) -> Order:
         """Return the order named by a cloid or an oid (a tombstone included).
@@ -334,6 +354,27 @@ class Engine:
             if sent is not None:
                 sent.append(command)
         return out if sent is None else sent
+
+    # --- checkpoints (lifecycle.engine.state) -----------------------------------------
+
+    def restore_outbox(self, state: OutboxState) -> None:
+        """Replace the outbox with a checkpoint's (:meth:`outbox_state`); nothing fires."""
+        self._outbox[:] = state.commands
+        self._queried.clear()
+        self._queried.update(state.queried)
+        self._sync_requested = state.sync_requested
+
+    def restore_parked(self, fills: Mapping[Oid, Iterable[OrderFilled]]) -> None:
+        """Park a checkpoint's fills (:meth:`parked_fills`); none may be parked yet.
+
+        Raises:
+            ValueError: Fills are parked already.
+        """
+        self._interpreter.restore_parked(fills)
+
+    def restore_now(self, now: float) -> None:
+        """Set the engine's latest time to a checkpoint's (``-inf``: none yet); no timer runs."""
+        self._now = now
 
     # --- internals shared with the interpreter ----------------------------------------
 

@@ -9,7 +9,7 @@ anomaly in :meth:`lifecycle.engine.facade.Engine.move_remote`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from lifecycle.core.ids import Oid
 from lifecycle.core.order import Fill, Order
 from lifecycle.core.states import DISCOVERED, GoneReason, OrderState, Trigger
 from lifecycle.engine.host import InterpreterHost
+from lifecycle.engine.parking import Parked, park, restore_parked
 
 __all__ = ["Interpreter"]
 
@@ -66,9 +67,6 @@ _ORPHAN_VANISHED = T.ORPHAN_VANISHED
 _REJECT = T.REJECT
 _SUPERSEDED = T.SUPERSEDED
 
-#: Oids whose early fills are kept until the oid is bound to an order.
-_PARKED_OIDS = 1024
-
 
 class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
@@ -96,8 +94,7 @@ class Interpreter:
         self._move_remote = engine.move_remote
         self._refused = engine.remote_refused
         engine.ledger.report = engine.anomalies.record  # its capacity reached: an anomaly
-        # Fills for oids not known yet, by oid (bounded, oldest oid dropped first).
-        self._parked: dict[Oid, list[OrderFilled]] = {}
+        self._parked: Parked = {}  # fills for oids not known yet (lifecycle.engine.parking)
         #: The handler of each event type.
         self.handlers: dict[type, Callable[[Any, float], None]] = {
             OrderAccepted: self.accepted,
@@ -111,6 +108,14 @@ class Interpreter:
             OrphanSeen: self.orphan_seen,
             OrphanVanished: self.orphan_vanished,
         }
+
+    def parked(self) -> dict[Oid, tuple[OrderFilled, ...]]:
+        """The fills waiting for their oid to name an order, oldest oid first (a copy)."""
+        return {oid: tuple(events) for oid, events in self._parked.items()}
+
+    def restore_parked(self, fills: Mapping[Oid, Iterable[OrderFilled]]) -> None:
+        """Park the fills of a checkpoint (:meth:`parked`); none may be parked yet."""
+        restore_parked(self._parked, fills)
 
     def _resolve(self, event: Any, now: float) -> Order | None:
         order = self._find(event.cloid, event.oid)
@@ -218,7 +223,7 @@ class Interpreter:
                     f"fill {tid} of {event.size} for an order we do not know",
                 )
                 if event.oid is not None:
-                    self._park(event)
+                    park(self._parked, event)
                 engine.request_sync("fill for an unknown order")
             return
         if order.has_fill(tid, ref) or ledger.remembers(identity, now):
@@ -295,21 +300,13 @@ class Interpreter:
         self._engine.registry.remove(candidate)
         assert candidate.oid is not None
         for fill in candidate.fills.values():
-            self._park(
+            park(
+                self._parked,
                 OrderFilled(
                     cloid=None, oid=candidate.oid, tid=fill.tid, side=candidate.side,
                     price=fill.price, size=fill.size, fill_ref=fill.ref,
                 )
             )
-
-    def _park(self, event: OrderFilled) -> None:
-        # A fill naming only an oid we do not know yet (a fill without cloid
-        # before the placement response, or an orphan before the sync lists
-        # it): keep it, bounded, so the order gets it when the oid is bound.
-        parked = self._parked
-        parked.setdefault(event.oid, []).append(event)  # type: ignore[arg-type]
-        while len(parked) > _PARKED_OIDS:
-            del parked[next(iter(parked))]
 
     def _attach_parked(self, order: Order, now: float) -> None:
         """Give ``order`` the fills parked for its oids (the ledger counted them on arrival)."""

@@ -10,7 +10,8 @@ The registry decides nothing about legality and never changes an order's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 from lifecycle.core.errors import UnknownOrder
 from lifecycle.core.ids import Cloid, Oid
@@ -127,6 +128,32 @@ class OrderRegistry:
         for oid in order.prior_oids:
             if by_oid.get(oid) is order:
                 del by_oid[oid]
+
+    def indexes(self) -> tuple[Mapping[Cloid, Order], Mapping[Oid, Order]]:
+        """The cloid and the oid index as they are (read-only views), prior oids included."""
+        return MappingProxyType(self._by_cloid), MappingProxyType(self._by_oid)
+
+    def restore(
+        self,
+        orders: Iterable[Order],
+        by_cloid: Iterable[tuple[Cloid, Order]],
+        by_oid: Iterable[tuple[Oid, Order]],
+    ) -> None:
+        """Load a checkpoint: the orders, in order, and the two indexes as captured.
+
+        The counterpart of iterating the registry and :meth:`indexes`. The
+        indexes are taken as given, not derived from the orders (a prior oid
+        keeps naming its order). They are filled in place: the lookups
+        :attr:`by_cloid` and :attr:`by_oid` are their bound ``get``.
+
+        Raises:
+            ValueError: The registry is not empty.
+        """
+        if self._orders or self._by_cloid or self._by_oid:
+            raise ValueError("restore needs an empty registry")
+        self._orders.update((id(o), o) for o in orders)
+        self._by_cloid.update(by_cloid)
+        self._by_oid.update(by_oid)
 
     def select(
         self, *, states: Collection[OrderState] | None = None, side: Side | None = None

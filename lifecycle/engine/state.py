@@ -32,16 +32,18 @@ What is captured, component by component:
 * the reconciler: the time of its last modify batch, the modifies in flight
   it remembers, its counters.
 
-Reading and writing the components' private attributes here is a stopgap
-until each component offers a ``checkpoint()``/``restore()`` pair of its own;
-every such access is marked ``# stopgap: private``. A capture restored into a
-fresh engine captures again to an equal state (the tests hold the two equal).
+Each component is read and written through accessors of its own, made for
+checkpoints (``checkpoint()``/``restore()`` pairs, :meth:`Order.restored
+<lifecycle.core.order.Order.restored>`, :meth:`StateTimers.entries
+<lifecycle.core.timers.StateTimers.entries>`...): this module touches no
+private attribute of another object (a test holds it to that). A capture
+restored into a fresh engine captures again to an equal state (the tests
+hold the two equal).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -60,9 +62,11 @@ from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import Cloid, Oid, Tid
 from lifecycle.core.order import Fill, Order, Side
 from lifecycle.core.states import GoneReason, OrderState, Trigger
-from lifecycle.engine.facade import Engine
+from lifecycle.engine.facade import Engine, OutboxState
 from lifecycle.engine.ledger import LedgerState
 from lifecycle.policy.matching import Asked
+from lifecycle.policy.reconciler import ReconcilerMemory
+from lifecycle.policy.safety_sync import SyncMemory
 
 __all__ = ["STATE_VERSION", "EngineState", "capture", "decode", "encode", "restore"]
 
@@ -192,42 +196,22 @@ def _order_data(order: Order, registered: bool) -> OrderData:
         oid=order.oid, prior_oids=tuple(order.prior_oids), side=order.side, price=order.price,
         size=order.size, filled=order.filled, state=order.state, reason=order.reason,
         requested=order.requested, status=order.status, created_at=order.created_at,
-        state_since=order.state_since, entries=order._entries,  # stopgap: private
+        state_since=order.state_since, entries=order.entries,
         fills=fills, history_origin=origin, history=history, registered=registered,
     )
 
 
 def _order(data: OrderData) -> Order:
-    """Rebuild an order, slot by slot (a restored order is built, not moved: no transition)."""
-    fills = [Fill(tid=Tid(t), price=p, size=s, at=a, ref=r) for t, p, s, a, r in data.fills]
-    history: list[object] = []
-    for at, trigger, dest in data.history:
-        history += (at, (trigger, dest))
-    slots: dict[str, object] = {
-        "cloid": _cloid(data.cloid),
-        "oid": None if data.oid is None else Oid(data.oid),
-        "prior_oids": tuple(Oid(o) for o in data.prior_oids),
-        "side": data.side,
-        "price": data.price,
-        "size": data.size,
-        "filled": data.filled,
-        "state": data.state,
-        "reason": data.reason,
-        "requested": data.requested,
-        "status": data.status,
-        "created_at": data.created_at,
-        "state_since": data.state_since,
-        # stopgap: private (the order's own bookkeeping, set as Order._placed sets it)
-        "_entries": data.entries,
-        "_fills": None if not fills else fills[0] if len(fills) == 1 else {
-            f.order_key: f for f in fills},
-        "_history": history,
-        "_history_origin": data.history_origin,
-    }
-    order: Order = object.__new__(Order)  # stopgap: private (every slot is set below)
-    for name, value in slots.items():
-        setattr(order, name, value)
-    return order
+    """Rebuild an order as captured (a restored order is built, not moved: no transition)."""
+    return Order.restored(
+        cloid=_cloid(data.cloid), oid=None if data.oid is None else Oid(data.oid),
+        prior_oids=tuple(Oid(o) for o in data.prior_oids), side=data.side, price=data.price,
+        size=data.size, filled=data.filled, state=data.state, reason=data.reason,
+        requested=data.requested, status=data.status, created_at=data.created_at,
+        state_since=data.state_since, entries=data.entries,
+        fills=[Fill(tid=Tid(t), price=p, size=s, at=a, ref=r) for t, p, s, a, r in data.fills],
+        history_origin=data.history_origin, history=data.history,
+    )
 
 
 def _command_data(command: Command) -> CommandData:
@@ -280,35 +264,31 @@ def capture(engine: Engine) -> EngineState:
     The engine is only read; call it between two engine calls, never inside one.
     """
     registry = engine.registry
-    number = _Orders(list(registry._orders.values()))  # stopgap: private
-    by_cloid = tuple((str(c), number(o)) for c, o in registry._by_cloid.items())  # stopgap
-    by_oid = tuple((int(k), number(o)) for k, o in registry._by_oid.items())  # stopgap
-    # Stale entries (the order left the state since) never fire: they are left out.
+    # Orders are numbered as first met: the registry's, then any other, in this order.
+    number = _Orders(list(registry))
+    cloid_index, oid_index = registry.indexes()
+    by_cloid = tuple((str(c), number(o)) for c, o in cloid_index.items())
+    by_oid = tuple((int(k), number(o)) for k, o in oid_index.items())
     timers = tuple(
-        (state, tuple((d, e, number(o)) for d, e, o in queue
-                      if e == o._entries))  # stopgap: private
-        for state, queue in engine.timers._queues.items()  # stopgap: private
+        (state, tuple((d, e, number(o)) for d, e, o in entries))
+        for state, entries in engine.timers.entries().items()
     )
-    sync = engine.sync
+    sync = engine.sync.checkpoint()
     streaks = tuple(
-        (number(o), n, since, queried)
-        for o, (n, since, queried) in sync._missing.items()  # stopgap: private
+        (number(o), n, since, queried) for o, (n, since, queried) in sync.streaks.items()
     )
-    ignored = tuple(number(o) for o in sync._ignored)  # stopgap: private
-    reconciler = engine.reconciler
-    asked = tuple(
-        (number(a.order), a.price, a.size, a.since)
-        for a in reconciler._asked.values()  # stopgap: private
-    )
-    queried_ids: set[int] = engine._queried  # stopgap: private
+    ignored = tuple(number(o) for o in sync.ignored)
+    reconciler = engine.reconciler.checkpoint()
+    asked = tuple((number(a.order), a.price, a.size, a.since) for a in reconciler.asked)
+    outbox = engine.outbox_state()
     # Ids of orders no longer referenced anywhere cannot matter again.
-    queried = tuple(i for oid_, i in number.index.items() if oid_ in queried_ids)
+    queried = tuple(i for key, i in number.index.items() if key in outbox.queried)
     parked = tuple(
         (int(oid), tuple(
             FillData(cloid=None if f.cloid is None else str(f.cloid), oid=f.oid, tid=int(f.tid),
                      side=f.side, price=f.price, size=f.size, fill_ref=f.fill_ref)
             for f in fills))
-        for oid, fills in engine._interpreter._parked.items()  # stopgap: private
+        for oid, fills in engine.parked_fills().items()
     )
     anomalies = engine.anomalies
     cloids = engine.cloids
@@ -320,16 +300,16 @@ def capture(engine: Engine) -> EngineState:
         now=_finite(engine.now),
         cloid_namespace=cloids.namespace,
         cloid_run_id=cloids.run_id,
-        cloid_counter=cloids._counter,  # stopgap: private
+        cloid_counter=cloids.counter,
         orders=orders,
         by_cloid=by_cloid,
         by_oid=by_oid,
         timers=timers,
         ledger=engine.ledger.checkpoint(),
         parked=parked,
-        outbox=tuple(_command_data(c) for c in engine._outbox),  # stopgap: private
+        outbox=tuple(_command_data(c) for c in outbox.commands),
         queried=queried,
-        sync_requested=engine._sync_requested,  # stopgap: private
+        sync_requested=outbox.sync_requested,
         anomaly_counts=tuple((k, n) for k, n in anomalies.counts.items() if n),
         anomalies=tuple(
             AnomalyData(kind=a.kind, at=a.at, order_id=a.order_id, detail=a.detail)
@@ -337,12 +317,12 @@ def capture(engine: Engine) -> EngineState:
         ),
         streaks=streaks,
         ignored_orphans=ignored,
-        last_sync_at=sync._last_sync_at,  # stopgap: private
-        last_taken_at=sync._last_taken_at,  # stopgap: private
-        sync_counters=tuple(sync._counts.items()),  # stopgap: private
+        last_sync_at=sync.last_sync_at,
+        last_taken_at=sync.last_taken_at,
+        sync_counters=tuple(sync.counters.items()),
         last_modify_at=reconciler.last_modify_at,
         asked=asked,
-        reconciler_counters=tuple(reconciler._counters.items()),  # stopgap: private
+        reconciler_counters=tuple(reconciler.counters.items()),
     )
 
 
@@ -361,51 +341,46 @@ def restore(engine: Engine, state: EngineState) -> None:
     if len(engine.registry) or engine.timers.pending() or len(engine.ledger):
         raise ValueError("restore needs a fresh engine")
     orders = [_order(d) for d in state.orders]
-    registry = engine.registry
-    # The indexes are filled in place: the registry's lookups are their bound ``get``.
-    registry._orders.update(  # stopgap: private
-        (id(o), o) for o, d in zip(orders, state.orders, strict=True) if d.registered
+    engine.registry.restore(
+        [o for o, d in zip(orders, state.orders, strict=True) if d.registered],
+        [(Cloid(c), orders[i]) for c, i in state.by_cloid],
+        [(Oid(k), orders[i]) for k, i in state.by_oid],
     )
-    registry._by_cloid.update((Cloid(c), orders[i]) for c, i in state.by_cloid)  # stopgap
-    registry._by_oid.update((Oid(k), orders[i]) for k, i in state.by_oid)  # stopgap
-    queues = engine.timers._queues  # stopgap: private
-    for timed, entries in state.timers:
-        queue = queues[timed]  # the machine appends to these very deques
-        queue.clear()
-        queue.extend((d, e, orders[i]) for d, e, i in entries)
+    engine.timers.load({
+        timed: [(d, e, orders[i]) for d, e, i in entries] for timed, entries in state.timers
+    })
     engine.ledger.restore(state.ledger)
-    engine._interpreter._parked.update(  # stopgap: private
-        (Oid(oid), [OrderFilled(cloid=_cloid(f.cloid), oid=None if f.oid is None else Oid(f.oid),
-                                tid=Tid(f.tid), side=f.side, price=f.price, size=f.size,
-                                fill_ref=f.fill_ref)
-                    for f in fills])
+    engine.restore_parked({
+        Oid(oid): [OrderFilled(cloid=_cloid(f.cloid), oid=None if f.oid is None else Oid(f.oid),
+                               tid=Tid(f.tid), side=f.side, price=f.price, size=f.size,
+                               fill_ref=f.fill_ref)
+                   for f in fills]
         for oid, fills in state.parked
+    })
+    engine.restore_outbox(OutboxState(
+        commands=tuple(_command(c) for c in state.outbox),
+        queried=frozenset(id(orders[i]) for i in state.queried),
+        sync_requested=state.sync_requested,
+    ))
+    engine.restore_now(float("-inf") if state.now is None else state.now)
+    engine.anomalies.restore(
+        dict(state.anomaly_counts),
+        [Anomaly(kind=a.kind, at=a.at, order_id=a.order_id, detail=a.detail)
+         for a in state.anomalies],
     )
-    engine._outbox[:] = [_command(c) for c in state.outbox]  # stopgap: private
-    engine._queried.update(id(orders[i]) for i in state.queried)  # stopgap: private
-    engine._sync_requested = state.sync_requested  # stopgap: private
-    engine._now = float("-inf") if state.now is None else state.now  # stopgap: private
-    anomalies = engine.anomalies
-    anomalies.counts.update(Counter(dict(state.anomaly_counts)))
-    anomalies._recent.extend(  # stopgap: private
-        Anomaly(kind=a.kind, at=a.at, order_id=a.order_id, detail=a.detail)
-        for a in state.anomalies
-    )
-    sync = engine.sync
-    sync._missing.update(  # stopgap: private
-        (orders[i], (n, since, queried)) for i, n, since, queried in state.streaks
-    )
-    sync._ignored.update(orders[i] for i in state.ignored_orphans)  # stopgap: private
-    sync._last_sync_at = state.last_sync_at  # stopgap: private
-    sync._last_taken_at = state.last_taken_at  # stopgap: private
-    sync._counts.update(state.sync_counters)  # stopgap: private
-    reconciler = engine.reconciler
-    reconciler._last_modify_at = state.last_modify_at  # stopgap: private
-    reconciler._asked.update(  # stopgap: private
-        (id(orders[i]), Asked(order=orders[i], price=p, size=s, since=since))
-        for i, p, s, since in state.asked
-    )
-    reconciler._counters.update(state.reconciler_counters)  # stopgap: private
+    engine.sync.restore(SyncMemory(
+        streaks={orders[i]: (n, since, queried) for i, n, since, queried in state.streaks},
+        ignored=tuple(orders[i] for i in state.ignored_orphans),
+        last_sync_at=state.last_sync_at,
+        last_taken_at=state.last_taken_at,
+        counters=dict(state.sync_counters),
+    ))
+    engine.reconciler.restore(ReconcilerMemory(
+        last_modify_at=state.last_modify_at,
+        asked=tuple(Asked(order=orders[i], price=p, size=s, since=since)
+                    for i, p, s, since in state.asked),
+        counters=dict(state.reconciler_counters),
+    ))
 
 
 def _enc_hook(value: Any) -> Any:

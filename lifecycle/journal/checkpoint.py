@@ -121,7 +121,7 @@ def cloid_next(factory: CloidFactory, orders: Iterable[Order], floor: int) -> in
     orders made before it count through it).
     """
     prefix = CloidFactory(factory.namespace, factory.run_id).next()[:18]
-    best = max(floor, factory._counter)  # stopgap: private (the factory's own position)
+    best = max(floor, factory.counter)  # stopgap: private (the factory's own position)
     for order in orders:
         cloid = order.cloid
         if cloid is not None and cloid.startswith(prefix):

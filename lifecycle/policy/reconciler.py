@@ -93,6 +93,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from lifecycle.config import ReconcilerConfig
 from lifecycle.core.order import Order
@@ -123,16 +124,24 @@ __all__ = [
     "Placement",
     "Plan",
     "Reconciler",
+    "ReconcilerMemory",
     "SidePlan",
 ]
 
 log = logging.getLogger("lifecycle.reconciler")
 
-# The modifies in flight are read and written by lifecycle.engine.state (engine
-# checkpoints) under this name.
-_Asked = Asked
-
 _MODIFYING = OrderState.MODIFYING
+
+
+class ReconcilerMemory(NamedTuple):
+    """What a reconciler remembers between cycles (:meth:`Reconciler.checkpoint`)."""
+
+    #: When its last modify batch was sent; None before the first.
+    last_modify_at: float | None
+    #: Its modifies still in flight, in the order they were sent.
+    asked: tuple[Asked, ...]
+    #: Its counters, as :meth:`Reconciler.counters` gives them.
+    counters: dict[str, int]
 
 
 class Reconciler:
@@ -189,6 +198,19 @@ class Reconciler:
         :meth:`plan` and :meth:`apply`).
         """
         return dict(self._counters)
+
+    def checkpoint(self) -> ReconcilerMemory:
+        """Everything it remembers between cycles (copies), for an engine checkpoint."""
+        return ReconcilerMemory(
+            self._last_modify_at, tuple(self._asked.values()), dict(self._counters)
+        )
+
+    def restore(self, memory: ReconcilerMemory) -> None:
+        """Take up a checkpoint's memory (:meth:`checkpoint`) in place of its own."""
+        self._last_modify_at = memory.last_modify_at
+        self._asked.clear()
+        self._asked.update((id(asked.order), asked) for asked in memory.asked)
+        self._counters.update(memory.counters)
 
     def plan(self, ladder: Ladder, orders: Iterable[Order], book: Book, now: float) -> Plan:
         """Decide what to place, modify and cancel. Reads ``orders``, changes nothing.

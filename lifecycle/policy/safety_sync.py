@@ -65,6 +65,7 @@ from __future__ import annotations
 import logging
 import math
 from decimal import Decimal
+from typing import NamedTuple
 
 from lifecycle.config import canonical_coin
 from lifecycle.core.anomalies import AnomalyKind
@@ -83,6 +84,7 @@ __all__ = [
     "OpenOrder",
     "OpenOrdersSnapshot",
     "SafetySync",
+    "SyncMemory",
     "SyncReport",
     "canonical_coin",
 ]
@@ -90,6 +92,19 @@ __all__ = [
 log = logging.getLogger("lifecycle.safety_sync")
 
 S = OrderState
+
+
+class SyncMemory(NamedTuple):
+    """What a safety sync remembers between syncs (:meth:`SafetySync.checkpoint`)."""
+
+    #: Per order in an absence streak: ``(count, first absent taken_at, queried)``.
+    streaks: dict[Order, tuple[int, float, bool]]
+    #: The foreign aged orphans already reported as left alone.
+    ignored: tuple[Order, ...]
+    last_sync_at: float | None
+    last_taken_at: float | None
+    #: Its counters (without the gauge ``missing_tracked``).
+    counters: dict[str, int]
 
 
 class SafetySync:
@@ -177,6 +192,26 @@ class SafetySync:
         counts = dict(self._counts)
         counts["missing_tracked"] = len(self._missing)
         return counts
+
+    def checkpoint(self) -> SyncMemory:
+        """Everything it remembers between syncs (copies), for an engine checkpoint."""
+        return SyncMemory(
+            dict(self._missing), tuple(self._ignored), self._last_sync_at,
+            self._last_taken_at, dict(self._counts),
+        )
+
+    def restore(self, memory: SyncMemory) -> None:
+        """Take up a checkpoint's memory (:meth:`checkpoint`) in place of its own.
+
+        Changed in place: the orphan handler shares the reported orphans and the counters.
+        """
+        self._missing.clear()
+        self._missing.update(memory.streaks)
+        self._ignored.clear()
+        self._ignored.update(memory.ignored)
+        self._last_sync_at = memory.last_sync_at
+        self._last_taken_at = memory.last_taken_at
+        self._counts.update(memory.counters)
 
     # --- one sync ----------------------------------------------------------------------
 
