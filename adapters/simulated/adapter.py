@@ -6,18 +6,24 @@ so it imports no event loop: with a real clock and ``anyio.sleep`` it plays
 the model in real time; with a virtual clock whose sleep advances it, an hour
 runs in moments.
 
-Every waiter pumps the model: it sleeps until :meth:`SimulatedExchange.next_time`
-(at most ``max_sleep_s``, so a request submitted meanwhile by another task is
-not overslept), calls :meth:`SimulatedExchange.advance` and routes what is
-delivered. With an :class:`Alarm` (a sleep that can be cut short) the waiters
-do not poll: they sleep until the model's next happening or delivery (at most
-``max_nap_s``), and the model rings the alarm whenever it schedules something
-sooner (:meth:`SimulatedExchange.listen`). Either way, what is delivered goes
-to its reader: REST responses to the tickets awaiting them (answers to requests
-of another adapter are dropped), websocket events to
-:meth:`SimulatedAdapter.events`, reconnect notices to ``on_reconnect``. The
-fills a (re)subscription replays are skipped, as a real adapter skips
-``isSnapshot`` batches (they were delivered before, or a sync recovers them).
+The waiters (a request awaiting its answer, the reader of :meth:`SimulatedAdapter.events`)
+pump the model: at :meth:`SimulatedExchange.next_time` they call
+:meth:`SimulatedExchange.advance` and route what is delivered. Without an
+alarm, every waiter polls so (sleeping at most ``max_sleep_s``, so a request
+submitted meanwhile by another task is not overslept). With an :class:`Alarm`
+one waiter at a time watches the model (:meth:`Alarm.watch`): the model is
+pumped at each of its happenings and deliveries (at least every
+``max_nap_s``), and sooner when the model schedules something sooner (it rings
+the alarm: :meth:`SimulatedExchange.listen`); on asyncio these steps are timer
+callbacks, and the watching task wakes only when what it waits for has come.
+The other waiters wait, with no clock, until a pump routes what they wait
+for, or until the watch is handed over to them because the watcher has what
+it waited for. Either way, what is delivered goes to its reader: REST
+responses to the tickets awaiting them (answers to requests of another adapter
+are dropped), websocket events to :meth:`SimulatedAdapter.events`, reconnect
+notices to ``on_reconnect``. The fills a (re)subscription replays are skipped,
+as a real adapter skips ``isSnapshot`` batches (they were delivered before, or
+a sync recovers them).
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ __all__ = ["Alarm", "SimulatedAdapter"]
 
 
 class Alarm(Protocol):
-    """A sleep that can be cut short (an event loop's; see ``lifecycle.runtime.Alarm``)."""
+    """Sleeps and watches that the model can cut short, and waiting by name (an
+    event loop's; see ``lifecycle.runtime.Alarm``)."""
 
     async def sleep(self, seconds: float) -> None:
         """Return after ``seconds``, or earlier when :meth:`ring` wakes this sleeper."""
@@ -58,6 +65,24 @@ class Alarm(Protocol):
     def ring(self, at: float) -> None:
         """Something is due at ``at``: wake every sleeper that would sleep past it."""
         ...
+
+    async def wait(self, name: object) -> None:
+        """Return when :meth:`wake` names this waiter (ringing does not wake it)."""
+        ...
+
+    async def watch(self, at: float, step: Callable[[], float | None]) -> None:
+        """Call ``step()`` at ``at``, then at each time it returns (on the clock
+        ``now`` reads), until it returns None; a ring for something due sooner
+        than the next call brings the call forward."""
+        ...
+
+    def wake(self, name: object) -> None:
+        """Wake the waiter of that name, if one waits."""
+        ...
+
+
+#: The name the reader of the websocket events waits under (requests wait under their ticket id).
+_EVENTS = "events"
 
 
 class SimulatedAdapter:
@@ -104,6 +129,10 @@ class SimulatedAdapter:
         self._responses: dict[int, Response] = {}
         self._tickets: set[int] = set()  # requests of this adapter awaiting an answer
         self._events: deque[ExchangeEvent] = deque()
+        # With an alarm: whether a waiter watches the model's clock, and the names
+        # of the waiters waiting for their turn or their delivery, in arrival order.
+        self._watched = False
+        self._waiting: dict[object, None] = {}
 
     async def place(self, orders: Sequence[PlaceOrder]) -> list[CommandResult]:
         """Place a batch; one result per order."""
@@ -134,11 +163,13 @@ class SimulatedAdapter:
         return (await self._request((query,))).results[0]
 
     async def events(self) -> AsyncIterator[ExchangeEvent]:
-        """Websocket order updates and fills, in arrival order; never ends."""
+        """Websocket order updates and fills, in arrival order; never ends (one reader
+        at a time)."""
+        events = self._events
         while True:
-            while self._events:
-                yield self._events.popleft()
-            await self._wait()
+            while events:
+                yield events.popleft()
+            await self._wait_until(_EVENTS, lambda: bool(events))
 
     # --- internals --------------------------------------------------------------------
 
@@ -149,34 +180,74 @@ class SimulatedAdapter:
 
     async def _request(self, commands: tuple[Command, ...]) -> Response:
         ticket = self.exchange.submit(commands, self._now())
+        responses = self._responses
         self._tickets.add(ticket.id)
         try:
-            while ticket.id not in self._responses:
-                await self._wait()
-            return self._responses.pop(ticket.id)
+            await self._wait_until(ticket.id, lambda: ticket.id in responses)
+            return responses.pop(ticket.id)
         finally:
             self._tickets.discard(ticket.id)
 
-    async def _wait(self) -> None:
-        due = self.exchange.next_time()
+    async def _wait_until(self, name: object, ready: Callable[[], bool]) -> None:
+        """Pump the model until ``ready()``; with an alarm, watch its clock only
+        while no other waiter does, else wait under ``name`` to be woken."""
         alarm = self._alarm
-        delay = self._max_sleep if alarm is None else self._max_nap
-        if due is not None:
-            delay = min(max(due - self._now(), 0.0), delay)
         if alarm is None:
-            await self._sleep(delay)
-        else:
-            await alarm.sleep(delay)
+            while not ready():
+                await self._sleep(self._delay(self._max_sleep))
+                self._pump()
+            return
+        try:
+            while not ready():
+                if self._watched:
+                    self._waiting[name] = None
+                    try:
+                        await alarm.wait(name)
+                    finally:
+                        del self._waiting[name]
+                    continue
+                self._watched = True
+                try:
+                    await alarm.watch(self._next_look(), lambda: self._step(ready))
+                finally:
+                    self._watched = False
+        finally:
+            if not self._watched and self._waiting:
+                # The watch passes to the longest waiter.
+                alarm.wake(next(iter(self._waiting)))
+
+    def _step(self, ready: Callable[[], bool]) -> float | None:
+        """One step of the watch: pump; None once ``ready()``, else when to look next."""
         self._pump()
+        return None if ready() else self._next_look()
+
+    def _next_look(self) -> float:
+        """When the watcher looks next: the model's next happening or delivery, at
+        most ``max_nap_s`` from now."""
+        now = self._now()
+        due = self.exchange.next_time()
+        latest = now + self._max_nap
+        return latest if due is None else min(max(due, now), latest)
+
+    def _delay(self, longest: float) -> float:
+        """How long to sleep until the model's next happening or delivery."""
+        due = self.exchange.next_time()
+        return longest if due is None else min(max(due - self._now(), 0.0), longest)
 
     def _pump(self) -> None:
+        """Move the model to now; route what it delivers, waking the waiters concerned."""
+        wake = self._alarm.wake if self._alarm is not None else None
         for item in self.exchange.advance(self._now()):
             if isinstance(item, Response):
                 if item.ticket.id in self._tickets:  # not an answer to another client
                     self._responses[item.ticket.id] = item
+                    if wake is not None:
+                        wake(item.ticket.id)
             elif isinstance(item, WsMessage):
                 if not item.snapshot:
                     self._events.append(item.event)
+                    if wake is not None:
+                        wake(_EVENTS)
             elif self._on_reconnect is not None:
                 self._on_reconnect(item)
 

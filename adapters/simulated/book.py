@@ -98,6 +98,8 @@ class Book:
         self.cancels: list[CancelReceived] = []
         self.position = _ZERO
         self.volume_usd = _ZERO
+        #: How many orders came to rest so far (the set of resting orders gained one).
+        self.rests = 0
 
     # --- ids ---------------------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class Book:
             self.by_cloid[order.cloid] = order
         if order.resting:
             self.resting[order.oid] = order
+            self.rests += 1
 
     def end(self, order: BookOrder, status: str, t: float) -> None:
         """Take a resting order off the book with the exchange's status word."""

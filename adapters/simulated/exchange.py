@@ -198,8 +198,19 @@ class SimulatedExchange:
         return self.venue.prices.mid
 
     def bbo(self) -> tuple[Decimal, Decimal]:
-        """The rest of the market's best bid and ask now."""
+        """The rest of the market's best bid and ask as the model stands."""
         return self.venue.bbo()
+
+    def bbo_before(self, t: float) -> tuple[Decimal, Decimal]:
+        """The rest of the market's best bid and ask as they stood just before ``t``:
+        the freshest touch a client can know at ``t``, whether or not the model
+        has run a price step due at ``t`` yet.
+
+        Raises:
+            TimeWentBackwards: ``t`` is before the model's time.
+        """
+        self._clock.run_until(t)
+        return self.venue.bbo_before(t)
 
     def next_time(self) -> float | None:
         """When something next happens or is due for delivery; None when nothing will."""

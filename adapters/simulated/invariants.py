@@ -18,9 +18,10 @@ untracked_resting_at_end     the cloids and oids it tracks (any state but ``GONE
                              after :meth:`~.exchange.SimulatedExchange.close_market`
                              and once nothing is in flight (``next_time()`` is None)
 position_mismatch            its position, at the same settled end
-double_counted_fills         the trade id of every fill that moved its position, one
-                             entry per move (for the engine: ``ledger.fills`` grew
-                             while handling that ``OrderFilled``)
+double_counted_fills         the identity of every fill that moved its position
+                             (``OrderFilled.identity``; or its trade id), one entry
+                             per move (for the engine: ``ledger.fills`` grew while
+                             handling that ``OrderFilled``)
 ===========================  ==========================================================
 """
 
@@ -32,6 +33,7 @@ from decimal import Decimal
 
 from lifecycle.core.commands import CancelOrder
 from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.order import FillId
 
 from .truth import Owner, Truth, TruthOrder
 
@@ -92,8 +94,16 @@ def position_mismatch(truth: Truth, client_position: Decimal) -> Decimal:
     return truth.position - client_position
 
 
-def double_counted_fills(truth: Truth, applied: Iterable[Tid]) -> int:
-    """Position moves beyond the first for a trade id; a trade the exchange never made
-    counts as well (every move for it is one too many)."""
-    known = {f.tid for f in truth.fills}
-    return sum(n - 1 if tid in known else n for tid, n in Counter(applied).items())
+def double_counted_fills(truth: Truth, applied: Iterable[Tid | FillId]) -> int:
+    """Position moves beyond the first for a fill; a fill the exchange never made
+    counts as well (every move for it is one too many).
+
+    Each entry names a fill by its identity ``(tid, oid, fill_ref)``, as the
+    engine de-duplicates it (this exchange sets no ``fill_ref``), or by its
+    trade id alone (unique here); give every entry the same way.
+    """
+    known: set[Tid | FillId] = set()
+    for f in truth.fills:
+        known.add(f.tid)
+        known.add((f.tid, f.oid, ""))
+    return sum(n - 1 if fill in known else n for fill, n in Counter(applied).items())

@@ -86,10 +86,8 @@ class MarketProcesses:
     def _price_step(self, t: float) -> None:
         if not self._open(t):
             return
-        prices = self._venue.prices
-        prices.advance(t)
-        self._venue.price_moved(t)
-        nxt = prices.next_change()
+        self._venue.move_price(t)
+        nxt = self._venue.prices.next_change()
         if nxt is not None:
             self._scheduler.at(nxt, self._price_step)
 

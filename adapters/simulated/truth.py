@@ -47,6 +47,12 @@ class Truth:
         return self._book.volume_usd
 
     @property
+    def rests(self) -> int:
+        """How many orders came to rest so far: it moves whenever an order starts
+        resting, so a reader can tell that the resting orders gained one since it looked."""
+        return self._book.rests
+
+    @property
     def fills(self) -> tuple[TruthFill, ...]:
         """Every trade of the account, in time order; each trade id once."""
         return tuple(self._book.fills)

@@ -123,15 +123,29 @@ class Venue:
         self._half_spread = Decimal(repr(market.half_spread_bps)) / 10_000
         self._lot = Decimal(1).scaleb(-market.sz_decimals)
         self._forced_rejects: list[str] = []
+        # The touch of the mid it was computed from: the mid moves about once a
+        # second, the touch is read on every placement, taker and quote.
+        self._touch_of: Decimal | None = None
+        self._touch: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))
+        # The latest price step: its time and the touch before it.
+        self._moved_at = float("-inf")
+        self._touch_before = self._touch
 
     # --- the market's touch -------------------------------------------------------------
 
     def bbo(self) -> tuple[Decimal, Decimal]:
         """The rest of the market's best bid and ask, around the current mid."""
-        mid, szd = self.prices.mid, self.market.sz_decimals
-        bid = round_price(mid * (1 - self._half_spread), szd, rounding=ROUND_FLOOR)
-        ask = round_price(mid * (1 + self._half_spread), szd, rounding=ROUND_CEILING)
-        return bid, ask
+        mid = self.prices.mid
+        if mid is not self._touch_of:
+            szd = self.market.sz_decimals
+            bid = round_price(mid * (1 - self._half_spread), szd, rounding=ROUND_FLOOR)
+            ask = round_price(mid * (1 + self._half_spread), szd, rounding=ROUND_CEILING)
+            self._touch_of, self._touch = mid, (bid, ask)
+        return self._touch
+
+    def bbo_before(self, t: float) -> tuple[Decimal, Decimal]:
+        """The touch as it stood just before ``t`` (the venue has run everything up to ``t``)."""
+        return self._touch_before if self._moved_at == t else self.bbo()
 
     def force_reject(self, status: str, count: int) -> None:
         """Reject the next ``count`` well-formed placements with ``status``."""
@@ -289,8 +303,10 @@ class Venue:
             self._trade(order, order.price, size, t)
             qty -= size
 
-    def price_moved(self, t: float) -> None:
-        """The mid moved at ``t``: orders the touch moved through fill whole."""
+    def move_price(self, t: float) -> None:
+        """Take the price steps due at ``t``; orders the touch moved through fill whole."""
+        self._moved_at, self._touch_before = t, self.bbo()
+        self.prices.advance(t)
         bid, ask = self.bbo()
         for order in self.book.crossed(bid, ask):
             self._trade(order, order.price, order.remaining, t)

@@ -32,7 +32,7 @@ from lifecycle.runtime.headroom import HeadroomState
 from lifecycle.runtime.policies import RuntimePolicies
 from lifecycle.runtime.ratelimit import WeightBudget, request_weight
 from lifecycle.runtime.stats import RuntimeObserver, RuntimeStats
-from lifecycle.runtime.vloop import VirtualTimeLoop, current_time, run_virtual, sleep
+from lifecycle.runtime.vloop import VirtualTimeLoop, clock, current_time, run_virtual, sleep
 from lifecycle.runtime.wakeups import Alarm
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "SnapshotUnavailable",
     "VirtualTimeLoop",
     "WeightBudget",
+    "clock",
     "current_time",
     "is_rate_limit_refusal",
     "request_weight",

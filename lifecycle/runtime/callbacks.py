@@ -5,11 +5,14 @@ Theory of operation
 A strategy's quoting cycle, a progress display or an injected fault runs as a
 callback at a given time, once or every so often
 (:meth:`Runtime.every <lifecycle.runtime.driver.Runtime.every>`,
-:meth:`Runtime.call_at <lifecycle.runtime.driver.Runtime.call_at>`). Each runs
-as its own task of the session, in its own cancel scope; callbacks registered
-before the session starts wait for it. After each call the runtime is told
-that the engine may have changed. :meth:`Callbacks.stop` (at shutdown) cancels
-them all, and nothing registered afterwards runs.
+:meth:`Runtime.call_at <lifecycle.runtime.driver.Runtime.call_at>`). Each has
+its own task of the session, in its own cancel scope, which has the calls made
+at their times (:func:`~lifecycle.runtime.wakeups.call_at_times`: on asyncio
+timer callbacks, so the task does not wake for each call, and an error a
+callback raises is raised in it); callbacks registered before the session
+starts wait for it. After each call the runtime is told that the engine may
+have changed. :meth:`Callbacks.stop` (at shutdown) cancels them all, and
+nothing registered afterwards runs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import anyio
 import anyio.abc
 
 from lifecycle.runtime.vloop import current_time
+from lifecycle.runtime.wakeups import call_at_times
 
 __all__ = ["Callbacks"]
 
@@ -76,12 +80,15 @@ class Callbacks:
     async def _task(
         self, scope: anyio.CancelScope, at: float, interval: float | None, callback: _Callback
     ) -> None:
+        def call() -> float | None:
+            nonlocal at
+            now = current_time()
+            callback(now)
+            self._changed(now)
+            if interval is None:
+                return None
+            at += interval
+            return at
+
         with scope:
-            while True:
-                await anyio.sleep(max(0.0, at - current_time()))
-                now = current_time()
-                callback(now)
-                self._changed(now)
-                if interval is None:
-                    return
-                at += interval
+            await call_at_times(at, call)

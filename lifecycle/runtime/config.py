@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-One frozen record says how the runtime drives an adapter: buffer and
+One frozen record says how the runtime drives an adapter: its
 concurrency bounds, the weight budget, the retry backoff
 (:meth:`RuntimeConfig.backoff`), the periods of the on-demand and fill
 syncs, and the shutdown. It checks its values when built, so a runtime never
@@ -32,8 +32,9 @@ class RuntimeConfig:
     """How the runtime drives the adapter.
 
     Attributes:
-        event_buffer: Capacity of the memory stream between the adapter's
-            event stream and the engine.
+        event_buffer: Not used any more: the runtime hands each event to the
+            engine as the adapter yields it, with no buffer between them (the
+            field stays so that code setting it keeps working).
         max_in_flight: Requests outstanding at once (batches, queries, syncs).
         weight_per_min: Request weight allowed per rolling minute (Hyperliquid
             allows 1200 per IP); requests wait for budget rather than be refused.

@@ -12,10 +12,11 @@ the same code runs on the real clock and on a virtual one
 :class:`Runtime` runs one anyio task group with these tasks, and composes the
 collaborators that run some of them:
 
-* **events**: the adapter's event stream is copied into a bounded memory object
-  stream (:attr:`RuntimeConfig.event_buffer`); a consumer hands each event to
-  :meth:`Engine.handle <lifecycle.engine.facade.Engine.handle>`. A full buffer makes the
-  producer wait: backpressure instead of unbounded memory.
+* **events**: one task reads the adapter's event stream and hands each event to
+  :meth:`Engine.handle <lifecycle.engine.facade.Engine.handle>` as it comes. Handling
+  never waits, so the adapter is asked for the next event only once the
+  previous one is handled: what arrives meanwhile stays in the adapter's own
+  buffer (backpressure without a second buffer, nor a task to fill it).
 * **timer**: sleeps until :meth:`Engine.next_deadline
   <lifecycle.engine.facade.Engine.next_deadline>` and calls ``on_timer``; it is woken
   early whenever a change to the engine brings an earlier deadline.
@@ -176,7 +177,9 @@ class Runtime:
             config.weight_per_min, reserve=config.safety_reserve(policies)
         )
         self._tg: anyio.abc.TaskGroup | None = None
-        limiter = anyio.CapacityLimiter(self.config.max_in_flight)
+        # This limiter and the collaborators' locks take a free slot without yielding
+        # to the event loop (anyio's fast_acquire): a request that need not wait does not.
+        limiter = anyio.Semaphore(self.config.max_in_flight, fast_acquire=True)
         # The collaborators share the engine, the counters, the budget and the
         # limiter; they change the engine only through _handle and _changed.
         self._snapshots = SnapshotSync(
@@ -323,11 +326,7 @@ class Runtime:
             async with anyio.create_task_group() as tg:
                 self._tg = self._executor.task_group = tg
                 self._fill_sync.begin(current_time())
-                send, receive = anyio.create_memory_object_stream[ExchangeEvent](
-                    self.config.event_buffer
-                )
-                tg.start_soon(self._pump_events, send)
-                tg.start_soon(self._consume_events, receive)
+                tg.start_soon(self._consume_events)
                 tg.start_soon(self._timer_task)
                 tg.start_soon(self._executor.run)
                 tg.start_soon(self._snapshots.run)
@@ -457,21 +456,11 @@ class Runtime:
 
     # --- events -----------------------------------------------------------------------------
 
-    async def _pump_events(
-        self, send: anyio.abc.ObjectSendStream[ExchangeEvent]
-    ) -> None:
-        async with send:
-            async for event in self.adapter.events():
-                await send.send(event)
-
-    async def _consume_events(
-        self, receive: anyio.abc.ObjectReceiveStream[ExchangeEvent]
-    ) -> None:
-        async with receive:
-            async for event in receive:
-                now = current_time()
-                self._handle(event, now)
-                self._changed(now)
+    async def _consume_events(self) -> None:
+        async for event in self.adapter.events():
+            now = current_time()
+            self._handle(event, now)
+            self._changed(now)
 
     # --- timers ---------------------------------------------------------------------------
 

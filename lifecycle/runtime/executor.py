@@ -170,7 +170,7 @@ class Executor:
         config: RuntimeConfig,
         stats: RuntimeStats,
         budget: WeightBudget,
-        limiter: anyio.CapacityLimiter,
+        limiter: anyio.Semaphore,
         policies: RuntimePolicies,
         *,
         handle: Callable[[ExchangeEvent, float], None],
@@ -202,8 +202,11 @@ class Executor:
         self._in_flight = 0
 
     def notify(self) -> None:
-        """The engine changed: look for commands to send at the next round."""
-        self._work.set()
+        """The engine changed: look for commands to send at the next round, if there
+        may be any (the engine queued some, or a policy holds some back that may go
+        now). Retries wake the executor when they fall due."""
+        if self._gated or self.engine.has_commands():
+            self._work.set()
 
     def is_busy(self, key: _Key | None) -> bool:
         """Whether a request about the order keyed ``key`` may be on its way (one a

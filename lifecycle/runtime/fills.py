@@ -18,6 +18,17 @@ is not missed; :meth:`FillSync.reach_back` asks the next fetch to start
 earlier still (the downtime of a reconnect, a restart's catch-up). A fetch that
 fails (:class:`~lifecycle.runtime.adapter.FillsUnavailable`) changes nothing
 and is asked again after ``retry_initial_s``, from the same start.
+
+A restart's catch-up (:meth:`Runtime.catch_up
+<lifecycle.runtime.driver.Runtime.catch_up>`) would fetch every fill since
+the journal began, but the engine recognises a repeat only while its fill
+ledger remembers it (``orders.fill_memory_s``, and the capacity as a
+backstop): an older fill would count twice. :func:`catch_up_start` says
+where the catch-up may start: the journal's first time, or what the ledger
+will still remember once the fetch is answered, whichever is later, and
+records a ``catch_up_cut`` anomaly when that is later than the journal's
+first time (fills of the cut-off part that the stopped process never received
+are not fetched).
 """
 
 from __future__ import annotations
@@ -28,7 +39,9 @@ from typing import Protocol, runtime_checkable
 
 import anyio
 
+from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.events import ExchangeEvent, OrderFilled
+from lifecycle.engine.facade import Engine
 from lifecycle.runtime.adapter import FillsUnavailable
 from lifecycle.runtime.config import RuntimeConfig
 from lifecycle.runtime.ratelimit import FILL_SYNC_WEIGHT, WeightBudget
@@ -36,7 +49,37 @@ from lifecycle.runtime.stats import RuntimeStats
 from lifecycle.runtime.vloop import current_time
 from lifecycle.runtime.wakeups import _Wake
 
-__all__ = ["FillHistory", "FillSync"]
+__all__ = ["CATCH_UP_MARGIN", "FillHistory", "FillSync", "catch_up_start"]
+
+#: The share of ``orders.fill_memory_s`` a catch-up keeps inside the ledger's
+#: memory: the fetch is answered (after retries, if it fails) some time after
+#: it starts, and the fills it returns must still be remembered then. A tenth
+#: of the default day is 2.4 hours.
+CATCH_UP_MARGIN = 0.1
+
+
+def catch_up_start(engine: Engine, since: float, now: float) -> float:
+    """Where a catch-up asked for at ``now`` for the fills since ``since`` may start.
+
+    ``since`` (for a restart, the journal's first time: :attr:`RecoveryInfo.first_at
+    <lifecycle.journal.RecoveryInfo.first_at>`), unless the engine's fill ledger
+    would no longer recognise fills that old by the time the fetch is answered
+    (:meth:`FillLedger.remembered_from <lifecycle.engine.ledger.FillLedger.remembered_from>`,
+    :data:`CATCH_UP_MARGIN` of its memory ahead): then the later time, and a
+    ``catch_up_cut`` anomaly is recorded.
+    """
+    ledger = engine.ledger
+    start = ledger.remembered_from(now + ledger.memory_s * CATCH_UP_MARGIN)
+    if start <= since:
+        return since
+    engine.anomalies.record(
+        AnomalyKind.CATCH_UP_CUT, now, None,
+        f"fill catch-up starts at {start:.3f}, not at {since:.3f}: the fill ledger would not "
+        f"recognise older fills (orders.fill_memory_s {ledger.memory_s:g} s, "
+        f"{ledger.overflows} forgotten early at orders.fill_dedup_capacity {ledger.capacity}); "
+        "fills before it that were never received are not fetched",
+    )
+    return start
 
 
 @runtime_checkable
@@ -76,7 +119,7 @@ class FillSync:
         config: RuntimeConfig,
         stats: RuntimeStats,
         budget: WeightBudget,
-        limiter: anyio.CapacityLimiter,
+        limiter: anyio.Semaphore,
         *,
         handle: Callable[[ExchangeEvent, float], None],
         changed: Callable[[float], None],
@@ -90,7 +133,7 @@ class FillSync:
         self._handle = handle
         self._changed = changed
         self._refused = refused
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
         self._wake = _Wake()
         self._wanted = False
         self._from: float | None = None

@@ -152,7 +152,7 @@ class HeadroomSync:
         retry_s: float,
         stats: RuntimeStats,
         budget: WeightBudget,
-        limiter: anyio.CapacityLimiter,
+        limiter: anyio.Semaphore,
         read: Callable[[], None],
         refused: Callable[[float], None],
     ) -> None:

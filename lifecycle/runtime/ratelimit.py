@@ -82,8 +82,8 @@ class WeightBudget:
         # (expiry, weight), in order of expiry: spends are appended as time goes on.
         self._spent: deque[tuple[float, int]] = deque()
         self._used = 0
-        self._lock = anyio.Lock()
-        self._safety_lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._safety_lock = anyio.Lock(fast_acquire=True)
 
     @property
     def used(self) -> int:
@@ -99,17 +99,26 @@ class WeightBudget:
         """
         limit = self.per_min if safety else self.per_min - self.reserve
         weight = min(weight, limit)  # a request heavier than its lane still goes
+        lock = self._safety_lock if safety else self._lock
+        if not lock.locked() and self._spend(weight, limit, current_time()) is None:
+            return 0.0  # nobody waits in this lane and it fits: the lock would order no one
         waited = 0.0
-        async with self._safety_lock if safety else self._lock:
+        async with lock:
             while True:
-                now = current_time()
-                delay = self._wait_for(weight, limit, now)
+                delay = self._spend(weight, limit, current_time())
                 if delay is None:
-                    self._spent.append((now + self.window_s, weight))
-                    self._used += weight
                     return waited
                 waited += delay
                 await sleep(delay)
+
+    def _spend(self, weight: int, limit: int, now: float) -> float | None:
+        """Spend ``weight`` now if it fits under ``limit`` (None), else change nothing
+        and return the seconds until it may."""
+        delay = self._wait_for(weight, limit, now)
+        if delay is None:
+            self._spent.append((now + self.window_s, weight))
+            self._used += weight
+        return delay
 
     def _wait_for(self, weight: int, limit: int, now: float) -> float | None:
         """Drop the spends that left the window; None if ``weight`` fits under ``limit``

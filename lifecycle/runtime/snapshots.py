@@ -59,7 +59,7 @@ class SnapshotSync:
         config: RuntimeConfig,
         stats: RuntimeStats,
         budget: WeightBudget,
-        limiter: anyio.CapacityLimiter,
+        limiter: anyio.Semaphore,
         *,
         changed: Callable[[float], None],
         refused: Callable[[float], None] | None = None,
@@ -72,7 +72,7 @@ class SnapshotSync:
         self._limiter = limiter
         self._changed = changed
         self._refused = refused
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
         self._wake = _Wake()
         self._wanted = False
 

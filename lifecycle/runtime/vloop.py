@@ -24,24 +24,28 @@ asyncio runs ready callbacks first in, first out and takes timers from a heap;
 nothing in that order depends on wall time, memory addresses or hash seeds, so
 the same program and the same seed give the same interleaving, and the same
 results, every time, without seeding any scheduler (trio's, with its
-``MockClock``, shuffles tasks that wake together). Timers due at one instant
-leave the heap in an order its whole history decides, so adding a timer (a
-progress display) may change a run: keep the set of timers fixed between runs
-meant to agree.
+``MockClock``, shuffles tasks that wake together). On a virtual clock many
+timers fall due at the same instant (a strategy's cycle, the engine's timers,
+the model's steps), and asyncio's heap would hand them out in an order its
+whole history decides: adding or removing an unrelated timer would reorder
+them. The virtual loop's timers therefore run by deadline, then in the order
+they were scheduled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import selectors
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-__all__ = ["VirtualTimeLoop", "current_time", "run_virtual", "sleep"]
+__all__ = ["VirtualTimeLoop", "clock", "current_time", "run_virtual", "sleep"]
 
 T = TypeVar("T")
 
@@ -56,6 +60,17 @@ def current_time() -> float:
         return asyncio.get_running_loop().time()
     except RuntimeError:
         return anyio.current_time()
+
+
+def clock() -> Callable[[], float]:
+    """The runtime's clock as a function, for a caller that reads it often (an
+    adapter's ``now``): on asyncio the running loop's own ``time``, which
+    :func:`current_time` would look the loop up for on every call; else
+    :func:`anyio.current_time`. Call it inside the loop it is to read."""
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:
+        return anyio.current_time
 
 
 async def sleep(seconds: float) -> None:
@@ -76,14 +91,25 @@ class _VirtualSelector(selectors.BaseSelector):
     """A selector that never blocks on time: it advances its loop's virtual clock instead."""
 
     #: Busy rounds (callbacks ready) between two polls of the real file descriptors.
-    #: Virtual time stands still in a busy round, and every idle round polls, so the
-    #: skipped polls delay real I/O by microseconds of wall time and none of virtual time.
+    #: Virtual time stands still in a busy round, and every idle round polls (when
+    #: anything but the loop's own wake-up pipe is registered), so the skipped polls
+    #: delay real I/O by microseconds of wall time and none of virtual time.
     BUSY_POLL_EVERY = 64
 
     def __init__(self, loop: VirtualTimeLoop) -> None:
         self._real = selectors.DefaultSelector()
         self._loop = loop
         self._busy_rounds = 0
+        self._own = 0
+
+    def registered_own(self) -> None:
+        """The loop has registered its own wake-up pipe (and nothing else) so far.
+
+        What that pipe signals (``call_soon_threadsafe``) is in the ready queue
+        already: an idle round need not poll the pipe before moving the clock;
+        the busy rounds' polls drain it.
+        """
+        self._own = len(self._real.get_map())
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
@@ -102,12 +128,13 @@ class _VirtualSelector(selectors.BaseSelector):
             if self._busy_rounds < self.BUSY_POLL_EVERY:
                 return []
         self._busy_rounds = 0
-        ready = self._real.select(0)
-        if ready or timeout == 0:
-            return ready
         if timeout is None:
             # No timer at all: only real I/O (another thread) can wake the loop.
             return self._real.select(None)
+        if timeout == 0 or len(self._real.get_map()) > self._own:
+            ready = self._real.select(0)
+            if ready or timeout == 0:
+                return ready
         self._loop.advance(timeout)
         return []
 
@@ -118,35 +145,76 @@ class _VirtualSelector(selectors.BaseSelector):
         self._real.close()
 
 
+class _Timer(asyncio.TimerHandle):
+    """A timer that sorts by deadline, then by when it was scheduled."""
+
+    __slots__ = ("_order",)
+    if TYPE_CHECKING:  # asyncio's own, which its stubs do not declare
+        _scheduled: bool
+
+    def __init__(
+        self, when: float, seq: int, callback: Callable[..., object], args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop, context: Any,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._order = (when, seq)
+
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self._order < other._order
+        return NotImplemented
+
+    def __le__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self._order <= other._order
+        return NotImplemented
+
+    def __gt__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self._order > other._order
+        return NotImplemented
+
+    def __ge__(self, other: asyncio.TimerHandle) -> bool:
+        if isinstance(other, _Timer):
+            return self._order >= other._order
+        return NotImplemented
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop on a virtual clock that jumps to the next timer.
 
     Whenever no callback is ready, the loop's clock moves straight to the
-    earliest timer instead of waiting for it; real file descriptors are still
-    polled (without blocking) before the clock moves, and at least every
+    earliest timer instead of waiting for it; real file descriptors (other than
+    the loop's own wake-up pipe) are still polled (without blocking) before the
+    clock moves, and all of them at least every
     :attr:`_VirtualSelector.BUSY_POLL_EVERY` rounds while callbacks keep coming.
-    Sleeps cost no real time, and scheduling is asyncio's: first in, first
-    out, timers by deadline then scheduling order.
+    Sleeps cost no real time; ready callbacks run first in, first out, and
+    timers by deadline, then in the order they were scheduled.
 
     Args:
         start: The clock's initial reading, in seconds.
     """
 
+    if TYPE_CHECKING:  # asyncio's own, which its stubs do not declare
+        _scheduled: list[asyncio.TimerHandle]
+
+        def _check_closed(self) -> None: ...
+
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = float(start)
-        self._resolution = time.get_clock_info("monotonic").resolution
-        super().__init__(_VirtualSelector(self))
+        self._timer_seq = itertools.count()
+        selector = _VirtualSelector(self)
+        super().__init__(selector)
+        selector.registered_own()
+        # asyncio set it from the real clock; it is kept up to date as the clock moves.
+        self._resolution: float = self._clock_resolution
+        self._move_to(self._virtual_now)
 
-    @property
-    def _clock_resolution(self) -> float:
-        """How early asyncio may run a timer: never less than a few float steps of
-        the clock, so that a timer due now runs however large the clock reads."""
-        return max(self._resolution, 4 * math.ulp(self._virtual_now))
-
-    @_clock_resolution.setter
-    def _clock_resolution(self, value: float) -> None:
-        # asyncio sets it once, from the real clock.
-        self._resolution = value
+    def _move_to(self, now: float) -> None:
+        self._virtual_now = now
+        # How early asyncio may run a timer: never less than a few float steps of
+        # the clock, so that a timer due now runs however large the clock reads.
+        self._clock_resolution = max(self._resolution, 4 * math.ulp(now))
 
     def time(self) -> float:
         """The virtual time."""
@@ -155,23 +223,30 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def advance(self, seconds: float) -> None:
         """Move the clock forward (the loop does this itself when idle)."""
         if seconds > 0:
-            self._virtual_now += seconds
+            self._move_to(self._virtual_now + seconds)
 
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
-        """Schedule ``callback(*args)`` at ``when``; the clock reads at least ``when``
-        when it runs.
+        """Schedule ``callback(*args)`` at ``when``, after the timers already
+        scheduled for that instant; the clock reads at least ``when`` when it runs.
 
         asyncio runs a timer up to its clock resolution early; on a virtual
         clock that would wake a sleeper before its deadline without time ever
         moving on (a task sleeping the remaining nanosecond again and again).
         """
-        return super().call_at(when, self._at, when, callback, *args, context=context)
+        self._check_closed()
+        timer = _Timer(
+            when, next(self._timer_seq), self._at, (when, callback, *args), self, context
+        )
+        # What asyncio's own call_at does with a timer, with this loop's ordering.
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
 
     def _at(self, when: float, callback: Callable[..., object], *args: Any) -> None:
         if when > self._virtual_now:
-            self._virtual_now = when
+            self._move_to(when)
         callback(*args)
 
 

@@ -33,7 +33,7 @@ from lifecycle.runtime import (
     Runtime,
     RuntimeConfig,
     RuntimeStats,
-    current_time,
+    clock,
     sleep,
 )
 from lifecycle.sim.referee import _Referee
@@ -159,7 +159,7 @@ class _Bot:
                 runtime.notify_reconnect(notice.down_since)
 
         adapter = _FillHistoryAdapter(
-            exchange, now=current_time, sleep=sleep, seed=spec.seed, on_reconnect=reconnected,
+            exchange, now=clock(), sleep=sleep, seed=spec.seed, on_reconnect=reconnected,
             alarm=Alarm(),
         )
         runtime = Runtime(
@@ -175,7 +175,9 @@ class _Bot:
                 runtime.try_recovery(now)
             ):
                 return
-            bid, ask = exchange.bbo()
+            # The touch a bot can know now: as it stood before this instant, whether
+            # or not the model has already run a price step due now.
+            bid, ask = exchange.bbo_before(now)
             quoter.quote(engine, Book(best_bid=bid, best_ask=ask, at=now), now)
 
         runtime.every(spec.quote_interval_s, quote)

@@ -21,7 +21,7 @@ A driver calls it with the engine it runs::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -50,19 +50,27 @@ class LadderQuoter:
     offset_bps: Decimal = Decimal(4)
     spacing_bps: Decimal = Decimal(5)
     size: Decimal = Decimal("0.0005")
+    #: Each level's price as a multiple of the mid, bids then asks (fixed by the
+    #: fields above, so worked out once rather than every cycle).
+    _factors: tuple[tuple[Decimal, ...], tuple[Decimal, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.levels < 0:
             raise ValueError(f"levels must be >= 0, got {self.levels}")
         if not (self.offset_bps > 0 and self.spacing_bps > 0 and self.size > 0):
             raise ValueError("offset_bps, spacing_bps and size must be > 0")
+        steps = [(self.offset_bps + i * self.spacing_bps) / _BPS for i in range(self.levels)]
+        factors = (tuple(1 - s for s in steps), tuple(1 + s for s in steps))
+        object.__setattr__(self, "_factors", factors)
 
     def ladder(self, mid: Decimal) -> Ladder:
         """The target ladder around ``mid`` (prices unrounded: the reconciler rounds)."""
-        steps = [(self.offset_bps + i * self.spacing_bps) / _BPS for i in range(self.levels)]
+        below, above = self._factors
         return Ladder(
-            bids=tuple(Level(price=mid * (1 - s), size=self.size) for s in steps),
-            asks=tuple(Level(price=mid * (1 + s), size=self.size) for s in steps),
+            bids=tuple(Level(price=mid * f, size=self.size) for f in below),
+            asks=tuple(Level(price=mid * f, size=self.size) for f in above),
         )
 
     def quote(self, engine: Engine, book: Book, now: float) -> Plan:

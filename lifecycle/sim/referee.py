@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import CancelOrder
 from lifecycle.core.events import ExchangeEvent, OrderFilled
-from lifecycle.core.ids import Cloid, Oid, Tid
-from lifecycle.core.order import Order
+from lifecycle.core.ids import Cloid, Oid
+from lifecycle.core.order import FillId, Order
 from lifecycle.core.states import OURS, GoneReason, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.engine.facade import Engine
@@ -56,7 +56,7 @@ class _Referee:
         self.ended: Counter[GoneReason] = Counter()
         self.exchange_cancelled = 0
         self.orphan_cancels: list[CancelOrder] = []
-        self.applied: list[Tid] = []
+        self.applied: list[FillId] = []
         #: oid -> (first seen at, cloid, the engine's record then) of each premature untrack.
         self.premature: dict[Oid, tuple[float, Cloid | None, str]] = {}
         self._entered: dict[int, float] = {}
@@ -65,6 +65,10 @@ class _Referee:
         self._carried_sync: Counter[str] = Counter()
         self._carried_anomalies: Counter[AnomalyKind] = Counter()
         self._anomaly_base: Counter[AnomalyKind] = Counter()
+        # What the last look for premature untracks saw: a new one needs an order
+        # of the engine's to end, or an order to come to rest on the exchange.
+        self._ended_since_look = True
+        self._rests_seen = -1
 
     # TransitionObserver
 
@@ -80,6 +84,8 @@ class _Referee:
             self.orphan_cancels.append(CancelOrder(cloid=order.cloid, oid=order.oid))
         if source is dest:
             return
+        if dest is S.GONE:
+            self._ended_since_look = True
         key = id(order)
         entered = self._entered.pop(key, None)
         if entered is None:
@@ -102,14 +108,22 @@ class _Referee:
     # RuntimeObserver
 
     def event_handled(self, event: ExchangeEvent, now: float, fills_applied: int) -> None:
-        """Record the trade id of a fill that moved the position."""
+        """Record the identity of a fill that moved the position."""
         if fills_applied and isinstance(event, OrderFilled):
-            self.applied.extend([event.tid] * fills_applied)
+            self.applied.extend([event.identity] * fills_applied)
 
     def engine_changed(self, now: float) -> None:
-        """Look for orders resting on the exchange that the engine holds ended or forgot."""
-        registry = self.engine.registry
+        """Look for orders resting on the exchange that the engine holds ended or forgot.
+
+        Only an order of the engine's ending (an order is forgotten only once
+        ended) or an order coming to rest on the exchange can make one, so the
+        look is skipped when neither happened since the last.
+        """
         truth = self.exchange.truth
+        if not self._ended_since_look and truth.rests == self._rests_seen:
+            return
+        self._ended_since_look, self._rests_seen = False, truth.rests
+        registry = self.engine.registry
         suspects: set[Cloid] = set()
         by_cloid, gone = registry.by_cloid, S.GONE
         for cloid in truth.resting_cloids(Owner.CLIENT):
@@ -138,6 +152,7 @@ class _Referee:
         """
         self.engine = engine
         engine.machine.add_observer(self)
+        self._ended_since_look = True  # another engine: look afresh
         self._anomaly_base = Counter(engine.anomalies.counts)
         for order in engine.registry:
             if order.state is not S.GONE:

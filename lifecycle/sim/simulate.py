@@ -28,7 +28,9 @@ the exchange keeps trading. After ``downtime_s`` a new engine is recovered
 from the journal (:meth:`JournaledEngine.recover
 <lifecycle.journal.JournaledEngine.recover>`), a new runtime and connection
 start, and the runtime syncs at once and fetches the account's fills since
-the journal began (:meth:`Runtime.catch_up <lifecycle.runtime.Runtime.catch_up>`).
+the journal began (:meth:`Runtime.catch_up <lifecycle.runtime.Runtime.catch_up>`),
+or since the oldest fill its fill ledger still remembers if that is later
+(:func:`~lifecycle.runtime.fills.catch_up_start`).
 The referee watches the new engine from then on; the invariant counters cover
 both lives.
 
@@ -52,6 +54,7 @@ from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
 from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
 from lifecycle.runtime import current_time, run_virtual, sleep
+from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.bot import _Bot, _merged, _Stopped
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
@@ -140,10 +143,12 @@ async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> Simulatio
     if restart is not None:
         # A bot that starts again syncs at once and fetches the fills it may
         # have missed: any since its journal began (a fill whose message was
-        # lost waited for the next periodic fetch, which died with the process).
+        # lost waited for the next periodic fetch, which died with the process),
+        # but none older than its fill ledger remembers, which would count twice.
         recovery = engine.recovery if isinstance(engine, JournaledEngine) else None
+        back = start + restart.at_s + restart.downtime_s
         since = recovery.first_at if recovery is not None else None
-        runtime.catch_up(start + restart.at_s + restart.downtime_s if since is None else since)
+        runtime.catch_up(back if since is None else catch_up_start(engine, since, back))
     async with runtime.session():
         await sleep(max(0.0, start + spec.duration_s - current_time()))
         exchange.close_market(current_time())
