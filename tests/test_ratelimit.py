@@ -179,6 +179,7 @@ def test_simulation_with_one_second_syncs_under_harsh_faults_ends(tmp_path: Path
     assert done.returncode == 0, done.stderr
     report, _ = json.JSONDecoder().raw_decode(done.stdout)
     invariants = ("false_orphan_cancels", "premature_untracks", "untracked_resting_at_end",
-                  "position_mismatch", "double_counted_fills", "illegal_transitions_applied")
+                  "position_mismatch", "double_counted_fills", "illegal_transitions_applied",
+                  "refused_remote_events")
     assert {name: report[name] for name in invariants} == dict.fromkeys(invariants, 0)
     assert report["sim_seconds"] >= 120.0

@@ -27,6 +27,7 @@ EXPECTED_KEYS = {
     "position_mismatch",
     "double_counted_fills",
     "illegal_transitions_applied",
+    "refused_remote_events",
     "orders_placed",
     "fills",
     "orphans_cancelled",
@@ -291,3 +292,20 @@ def test_simulated_fill_history_fails_as_the_profile_says(
     if error is not None:
         assert said is not None and error in said
     assert at == pytest.approx(after_s)
+
+
+def test_a_missing_table_row_fails_the_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without (TRACKED, FILL_PARTIAL) every partial fill of a tracked order is refused:
+    # the engine keeps running on anomalies, but the referee counts each refusal.
+    from lifecycle.core import machine as machine_module
+    from lifecycle.core.states import Trigger
+
+    rows = {k: v for k, v in machine_module.TABLE.items()
+            if k != (OrderState.TRACKED, Trigger.FILL_PARTIAL)}
+    monkeypatch.setattr(machine_module, "TABLE", rows)
+    broken = run_simulation(SimulationSpec(seed=1, duration_s=600.0, faults="default"))
+    assert broken.refused_remote_events > 0 and not broken.ok
+    assert any("tracked --fill_partial--> refused" in f for f in broken.findings)
+    monkeypatch.undo()
+    whole = run_simulation(SimulationSpec(seed=1, duration_s=600.0, faults="default"))
+    assert whole.refused_remote_events == 0 and whole.ok

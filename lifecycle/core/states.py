@@ -13,6 +13,7 @@ import enum
 __all__ = [
     "DISCOVERED",
     "IN_FLIGHT",
+    "LOCAL_TRIGGERS",
     "OURS",
     "RESTING",
     "TERMINAL",
@@ -102,6 +103,22 @@ class GoneReason(enum.Enum):
     #: Gone, but the exchange did not say how ("canceled or filled").
     UNKNOWN = "unknown"
 
+
+#: Triggers of local requests and timers; every other trigger is an exchange fact.
+#: A refused local trigger is the caller's misuse (it raises); a refused exchange
+#: fact is an anomaly, and in a simulation a broken invariant.
+LOCAL_TRIGGERS: frozenset[Trigger] = frozenset(
+    {
+        Trigger.SUBMIT,
+        Trigger.ABANDON,
+        Trigger.FINALIZE,
+        Trigger.PROTECTION_ELAPSED,
+        Trigger.CANCEL_REQUEST,
+        Trigger.MODIFY_REQUEST,
+        Trigger.GRACE_ELAPSED,
+        Trigger.ADOPT,
+    }
+)
 
 #: States of orders this bot created (the "ours" group of the diagram).
 OURS: frozenset[OrderState] = frozenset(

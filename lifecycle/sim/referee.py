@@ -25,7 +25,7 @@ from lifecycle.core.commands import CancelOrder
 from lifecycle.core.events import ExchangeEvent, OrderFilled
 from lifecycle.core.ids import Cloid, Oid
 from lifecycle.core.order import FillId, Order
-from lifecycle.core.states import OURS, GoneReason, OrderState, Trigger
+from lifecycle.core.states import LOCAL_TRIGGERS, OURS, GoneReason, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.engine.facade import Engine
 
@@ -51,6 +51,9 @@ class _Referee:
         self.exchange = exchange
         self.edges: Counter[tuple[OrderState, Trigger]] = Counter()
         self.illegal: list[str] = []
+        #: Exchange messages the table refused: each means a row is missing or the
+        #: engine misread a message (the table makes every real late message legal).
+        self.refused_remote: list[str] = []
         self.seconds: defaultdict[OrderState, float] = defaultdict(float)
         self.entries: Counter[OrderState] = Counter()
         self.ended: Counter[GoneReason] = Counter()
@@ -103,7 +106,11 @@ class _Referee:
             self._entered[key] = now
 
     def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
-        """Refused triggers change nothing (the engine records them as anomalies)."""
+        """Count a refused exchange-caused trigger (a refused local request raises)."""
+        if trigger not in LOCAL_TRIGGERS:
+            self.refused_remote.append(
+                f"{order.label} at {now:.3f}: {order.state.value} --{trigger.value}--> refused"
+            )
 
     # RuntimeObserver
 

@@ -19,6 +19,9 @@ untracked_resting_at_end       orders of ours resting at the end that the engine
 position_mismatch              the exchange's position minus the engine's, at the end
 double_counted_fills           position moves beyond the first per trade id
 illegal_transitions_applied    fired moves that are not rows of the table
+refused_remote_events          exchange messages the table refused (every late or
+                               repeated message that really happens is a legal
+                               row, so one refused means a row is missing)
 =============================  ===================================================
 
 Every counter must be 0 on every fault profile. A non-zero counter comes with
@@ -76,6 +79,7 @@ INVARIANTS: tuple[str, ...] = (
     "position_mismatch",
     "double_counted_fills",
     "illegal_transitions_applied",
+    "refused_remote_events",
 )
 #: The keys of :meth:`SimulationReport.to_json`, exactly.
 JSON_KEYS: tuple[str, ...] = (
@@ -133,6 +137,7 @@ class SimulationReport:
     position_mismatch: Decimal
     double_counted_fills: int
     illegal_transitions_applied: int
+    refused_remote_events: int
     #: Orders the engine holds resting that do not rest on the exchange at the end.
     ghost_orders_at_end: int
     #: Details of non-zero counters (a few examples each).
@@ -297,6 +302,7 @@ def _report(
     for ghost in ghosts[:_EXAMPLES]:
         findings.append(f"ghost at end: {ghost.label} oid {ghost.oid} {ghost.state.value}")
     findings.extend(f"illegal transition: {x}" for x in referee.illegal[:_EXAMPLES])
+    findings.extend(f"refused exchange message: {x}" for x in referee.refused_remote[:_EXAMPLES])
     if false_cancels:
         findings.append(f"false orphan cancels: {false_cancels}")
     if mismatch:
@@ -334,6 +340,7 @@ def _report(
         position_mismatch=mismatch,
         double_counted_fills=doubles,
         illegal_transitions_applied=len(referee.illegal),
+        refused_remote_events=len(referee.refused_remote),
         ghost_orders_at_end=len(ghosts),
         findings=findings,
     )

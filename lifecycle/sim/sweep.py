@@ -63,6 +63,7 @@ _SHORT = {
     "false_orphan_cancels": "orphan_cx", "premature_untracks": "untracks",
     "untracked_resting_at_end": "untr_end", "position_mismatch": "pos_diff",
     "double_counted_fills": "dbl_fills", "illegal_transitions_applied": "illegal",
+    "refused_remote_events": "refused",
 }
 
 
