@@ -141,6 +141,16 @@ def test_default_configuration_has_no_warning() -> None:
     assert config_warnings(LifecycleConfig()) == []
 
 
+def test_fill_capacity_below_one_catch_up_is_a_warning() -> None:
+    # A catch-up may return the 10,000 most recent fills: a smaller capacity forgets
+    # some of them early, and a repeat of a forgotten fill counts twice.
+    small = LifecycleConfig(orders=OrdersConfig(fill_dedup_capacity=9_999))
+    warnings = config_warnings(small)
+    assert [(w.path, w.severity) for w in warnings] == [("orders.fill_dedup_capacity", "warning")]
+    assert "10000 most recent fills" in warnings[0].message
+    assert config_warnings(LifecycleConfig(orders=OrdersConfig(fill_dedup_capacity=10_000))) == []
+
+
 def test_tolerances_below_max_modify_are_a_warning_not_an_error() -> None:
     """The former defaults: no order beyond 22.5 bps is ever matched, so max_modify_bps
     50 is never reached."""

@@ -27,9 +27,14 @@ from __future__ import annotations
 from lifecycle.config.model import LifecycleConfig
 from lifecycle.config.problems import WARNING, ConfigProblem
 
-__all__ = ["config_warnings"]
+__all__ = ["CATCH_UP_FILLS", "config_warnings"]
 
 _TOLERANCES = "reconciler.level_tolerance_bps"
+
+
+#: The most fills one fill catch-up can return: Hyperliquid's ``userFillsByTime``
+#: serves only the 10,000 most recent fills of an account.
+CATCH_UP_FILLS = 10_000
 
 
 def config_warnings(config: LifecycleConfig) -> list[ConfigProblem]:
@@ -82,6 +87,18 @@ def config_warnings(config: LifecycleConfig) -> list[ConfigProblem]:
                 f"forces a full replace before it can be matched, so the tolerance of "
                 f"{_levels(beyond, len(tolerances))} cannot take effect beyond it; keep it at "
                 "or above the largest tolerance",
+                WARNING,
+            )
+        )
+    capacity = config.orders.fill_dedup_capacity
+    if capacity < CATCH_UP_FILLS:
+        warnings.append(
+            ConfigProblem(
+                "orders.fill_dedup_capacity",
+                f"{capacity!r} cannot hold the fills one catch-up may return (Hyperliquid "
+                f"serves the {CATCH_UP_FILLS} most recent fills): past it the ledger forgets "
+                "fills early (the fill_memory_full anomaly) and a repeat of one counts twice; "
+                f"keep it at {CATCH_UP_FILLS} or more",
                 WARNING,
             )
         )
