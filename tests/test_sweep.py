@@ -272,3 +272,17 @@ def test_summary_keeps_the_largest_magnitude() -> None:
     assert row[:5] == ["harsh", "1", "3", "3", "2.00"]
     assert row[5 + sweep.INVARIANTS.index("position_mismatch")] == "-0.5"
     assert "KeyError: 'boom'" in text
+
+
+@pytest.mark.parametrize(
+    "argv", [["--duration", "inf"], ["--duration=nan"], ["--downtimes", "0,inf"]]
+)
+def test_infinite_durations_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lifecycle.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", *argv])
+    assert exit_info.value.code == 2
+    assert "finite" in capsys.readouterr().err

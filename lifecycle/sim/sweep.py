@@ -28,6 +28,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import math
 import multiprocessing
 import os
 import random
@@ -393,15 +394,16 @@ def _downtimes(text: str) -> list[float]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds like 0,1,10,60, got {text!r}") from None
-    if not values or not all(v >= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"downtimes must be >= 0, got {text!r}")
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"downtimes must be finite and >= 0, got {text!r}")
     return sorted(set(values))
 
 
 def _positive(text: str) -> float:
-    if not float(text) > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return float(text)
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0 and finite (seconds), got {text}")
+    return value
 
 
 def _at_least(low: int) -> Callable[[str], int]:
