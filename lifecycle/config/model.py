@@ -264,6 +264,10 @@ class RuntimePolicyConfig:
         exhaustion_jitter_pct: Each exhaustion wait is scaled by a random factor
             within this many percent of 1.
         recovery_cooldown_s: Least time between two empty-ladder recoveries.
+        startup_cancel_all: Before quoting, the runtime cancels every order of our
+            coin the exchange lists that is of our namespace (any order when
+            ``orders.orphan_policy`` is not ``ignore``), in up to 5 rounds 500 ms
+            apart (:meth:`Runtime.session <lifecycle.runtime.driver.Runtime.session>`).
     """
 
     rejection_backoff_after: int = 3
@@ -282,6 +286,7 @@ class RuntimePolicyConfig:
     exhaustion_backoff_max_s: float = 600.0
     exhaustion_jitter_pct: float = 50.0
     recovery_cooldown_s: float = 2.0
+    startup_cancel_all: bool = False
 
     def __post_init__(self) -> None:
         """Check every field as the loader would; store each in the model's form.

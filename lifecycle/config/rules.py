@@ -11,8 +11,9 @@ valid one, whatever made it.
 :func:`check_value` checks one value against the type of its key's default
 and the range rules its name implies (unit suffixes ``_s``, ``_ms``,
 ``_bps``, ``_pct`` and ``_usd`` must be > 0, counts at least 1...), and
-returns it in the model's form: an int where a float is due becomes that
-float, a policy's text becomes the enum member, a list of numbers a tuple of
+returns it in the model's form (a switch must be a YAML boolean, never a
+number or a word): an int where a float is due becomes that float, a
+policy's text becomes the enum member, a list of numbers a tuple of
 floats. :func:`check_combinations` checks the rules that involve more than one
 key of a section, skipping a rule whose keys already had a problem (a value
 that was refused cannot contradict another). Problems are collected in
@@ -134,6 +135,8 @@ def check_value(path: str, key: str, raw: object, default: object, out: Problems
     """
     if isinstance(default, enum.Enum):
         return _check_choice(path, raw, type(default), out)
+    if isinstance(default, bool):  # before int: a bool is an int to isinstance
+        return _check_bool(path, raw, out)
     if isinstance(default, float):
         number = _check_float(path, raw, out)
         if number is None or not _check_range(path, key, path, number, raw, out):
@@ -172,6 +175,13 @@ def _check_int(path: str, raw: object, out: Problems) -> int | None:
         out.add(path, f"expected an integer, got {describe(raw)}")
         return None
     return int(raw)
+
+
+def _check_bool(path: str, raw: object, out: Problems) -> bool | None:
+    if not isinstance(raw, bool):
+        out.add(path, f"expected true or false, got {describe(raw)}")
+        return None
+    return raw
 
 
 def _check_str(path: str, raw: object, out: Problems) -> str | None:

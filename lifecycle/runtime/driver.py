@@ -2,63 +2,69 @@
 
 Theory of operation
 -------------------
-The engine (:class:`~lifecycle.engine.facade.Engine`) is sans-I/O: it takes events and
-the time, and hands back commands and its next deadline. This subpackage is the
-only part of the package that performs I/O, sleeps or reads a clock, and it
-reads time only through anyio (:func:`~lifecycle.runtime.vloop.current_time`), so
-the same code runs on the real clock and on a virtual one
-(:class:`~lifecycle.runtime.vloop.VirtualTimeLoop`).
+The engine (:class:`~lifecycle.engine.facade.Engine`) is sans-I/O: it takes events and the
+time, and hands back commands and its next deadline. This subpackage is the only part of the
+package that performs I/O, sleeps or reads a clock, and it reads time only through anyio
+(:func:`~lifecycle.runtime.vloop.current_time`), so the same code runs on the real clock and
+on a virtual one (:class:`~lifecycle.runtime.vloop.VirtualTimeLoop`).
 
-:class:`Runtime` runs one anyio task group with these tasks, and composes the
-collaborators that run some of them:
+:class:`Runtime` runs one anyio task group with these tasks, and composes the collaborators
+that run some of them:
 
 * **events**: one task reads the adapter's event stream and hands each event to
-  :meth:`Engine.handle <lifecycle.engine.facade.Engine.handle>` as it comes. Handling
-  never waits, so the adapter is asked for the next event only once the
-  previous one is handled: what arrives meanwhile stays in the adapter's own
-  buffer (backpressure without a second buffer, nor a task to fill it).
+  :meth:`Engine.handle <lifecycle.engine.facade.Engine.handle>` as it comes. Handling never
+  waits, so the adapter is asked for the next event only once the previous one is handled:
+  what arrives meanwhile stays in the adapter's own buffer (backpressure without a second
+  buffer, nor a task to fill it).
 * **timer**: sleeps until :meth:`Engine.next_deadline
-  <lifecycle.engine.facade.Engine.next_deadline>` and calls ``on_timer``; it is woken
-  early whenever a change to the engine brings an earlier deadline.
+  <lifecycle.engine.facade.Engine.next_deadline>` and calls ``on_timer``; it is woken early
+  whenever a change to the engine brings an earlier deadline.
 * **safety sync** (:class:`~lifecycle.runtime.snapshots.SnapshotSync`): every
-  ``sync.interval_s`` and on demand, fetches the open orders and applies them
-  with ``handle_snapshot``; syncs never overlap.
+  ``sync.interval_s`` and on demand, fetches the open orders and applies them with
+  ``handle_snapshot``; syncs never overlap.
 * **fill sync** (:class:`~lifecycle.runtime.fills.FillSync`, adapters offering
-  :class:`~lifecycle.runtime.fills.FillHistory` only): periodically, after a
-  reconnect and when the engine records ``fills_missing``, hands the engine the
-  fills since the previous fetch again (a trade id counts once).
+  :class:`~lifecycle.runtime.fills.FillHistory` only): periodically, after a reconnect and
+  when the engine records ``fills_missing``, hands the engine the fills since the previous
+  fetch again (a trade id counts once).
 * **executor** (:class:`~lifecycle.runtime.executor.Executor`): drains
-  :meth:`Engine.commands_to_send <lifecycle.engine.facade.Engine.commands_to_send>`
-  after every change and sends it in batches under a capacity limiter and the
-  weight budget, in order per order, retrying or resolving what the exchange
-  left unsettled.
-* **headroom** (:class:`~lifecycle.runtime.headroom.HeadroomSync`, adapters
-  offering :class:`~lifecycle.runtime.adapter.HeadroomSource` only): reads the
-  account's request headroom every ``runtime.headroom_refresh_s``.
-* **periodic and scheduled callbacks** (:class:`~lifecycle.runtime.callbacks.Callbacks`,
-  via :meth:`Runtime.every` and :meth:`Runtime.call_at`): a strategy's quoting
-  loop, fault injection.
+  :meth:`Engine.commands_to_send <lifecycle.engine.facade.Engine.commands_to_send>` after
+  every change and sends it in batches under a capacity limiter and the weight budget, in
+  order per order, retrying or resolving what the exchange left unsettled.
+* **headroom** (:class:`~lifecycle.runtime.headroom.HeadroomSync`, adapters offering
+  :class:`~lifecycle.runtime.adapter.HeadroomSource` only): reads the account's request
+  headroom every ``runtime.headroom_refresh_s``.
+* **periodic and scheduled callbacks** (:class:`~lifecycle.runtime.callbacks.Callbacks`, via
+  :meth:`Runtime.every` and :meth:`Runtime.call_at`): a strategy's quoting loop, fault
+  injection.
 
-The executor consults the request policies (:attr:`Runtime.policies`, the
-configuration's ``runtime`` section): backoffs after rejected batches and
-rate-limit refusals, and the headroom gate, hold new placements and modifies,
-never cancels; cancels also spend a reserve of the weight budget that other
-requests leave free. A strategy asks :meth:`Runtime.may_place` and
-:meth:`Runtime.try_recovery` before planning new quotes.
+The executor consults the request policies (:attr:`Runtime.policies`, the configuration's
+``runtime`` section): backoffs after rejected batches and rate-limit refusals, and the
+headroom gate, hold new placements and modifies, never cancels; cancels also spend a reserve
+of the weight budget that other requests leave free. A strategy asks
+:meth:`Runtime.may_place` and :meth:`Runtime.try_recovery` before planning new quotes.
 
-Every change to the engine, by any task, goes through the runtime's ``_handle``
-(events: the counters and the observer hear of them) and ``_changed``
-(the executor is told there is work, the timer re-aimed, a moved
-``fills_missing`` count asks for a fill fetch, the observer told).
+Every change to the engine, by any task, goes through the runtime's ``_handle`` (events: the
+counters and the observer hear of them) and ``_changed`` (the executor is told there is
+work, the timer re-aimed, a moved ``fills_missing`` count asks for a fill fetch, the
+observer told).
 
-Shutdown (:meth:`Runtime.close`): periodic callbacks stop; with ``cancel_all``
-every order of ours that can be cancelled is, again as orders become
-cancellable, until none is left or :attr:`RuntimeConfig.shutdown_timeout_s`
-passes; then the runtime waits until nothing is in flight (and until an
-optional ``settled`` predicate holds), runs final safety syncs (as many as the
-engine needs to verify an absence: ``sync.missing_snapshots`` over
-``sync.missing_min_s``) and a final fill fetch so the engine ends consistent
-with the exchange, waits again, and cancels the task group.
+Shutdown (:meth:`Runtime.close`): periodic callbacks stop; with ``cancel_all`` every order
+ours to cancel is cancelled, again as orders become cancellable, until none is left or
+:attr:`RuntimeConfig.shutdown_timeout_s` passes, then the book is swept (below); the runtime
+waits until nothing is in flight (and an optional ``settled`` predicate holds), runs final
+safety syncs (as many as the engine needs to verify an absence: ``sync.missing_snapshots``
+over ``sync.missing_min_s``) and a final fill fetch so the engine ends consistent with the
+exchange, waits again, and cancels the task group.
+
+**Ours to cancel**: a listed order of our coin, whatever its local state (tracked, orphan
+candidate in its grace, aged orphan, or new to the engine: the snapshot makes it a candidate,
+cancelled by oid), whose cloid carries our namespace, **or** any listed order when
+``orders.orphan_policy`` is not ``ignore`` (under which foreign orders are left alone). A
+**sweep** is up to 5 rounds 0.5 s apart of a snapshot and a cancel of what it lists, until a
+round finds none of ours left. With ``runtime.startup_cancel_all``, :meth:`Runtime.session`
+sweeps before it yields (before any quoting). Survivors are adopted: each is in the engine,
+CANCELLING or TRACKED (the exchange refused the cancel), managed by the reconciler whatever
+the orphan policy; foreign orders under ``ignore`` are left to that policy.
 
 Modules
 -------
@@ -100,9 +106,10 @@ from typing import TYPE_CHECKING, TypeVar
 import anyio
 import anyio.abc
 
+from lifecycle.config import OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.events import ExchangeEvent
-from lifecycle.core.states import OURS, OrderState, Trigger
+from lifecycle.core.states import DISCOVERED, OURS, OrderState, Trigger
 from lifecycle.core.table import TABLE
 from lifecycle.runtime.adapter import ExchangeAdapter, HeadroomReading, HeadroomSource
 from lifecycle.runtime.callbacks import Callbacks
@@ -135,6 +142,8 @@ _TOO_YOUNG: frozenset[OrderState] = frozenset(
 )
 #: How often the shutdown sequence looks at the engine while it waits.
 _SHUTDOWN_POLL_S = 0.25
+#: The sweep's rounds (snapshot, then cancels) at most, and the time between two.
+_SWEEP_ROUNDS, _SWEEP_GAP_S = 5, 0.5
 
 
 class Runtime:
@@ -173,9 +182,7 @@ class Runtime:
         #: Which commands may go now: the backoffs and the headroom gate.
         self.policies = RuntimePolicies(policies, rng if rng is not None else random.Random(0))
         #: The request-weight budget every request spends from.
-        self.budget = WeightBudget(
-            config.weight_per_min, reserve=config.safety_reserve(policies)
-        )
+        self.budget = WeightBudget(config.weight_per_min, reserve=config.safety_reserve(policies))
         self._tg: anyio.abc.TaskGroup | None = None
         # This limiter and the collaborators' locks take a free slot without yielding
         # to the event loop (anyio's fast_acquire): a request that need not wait does not.
@@ -316,6 +323,7 @@ class Runtime:
     async def session(self) -> AsyncIterator[Runtime]:
         """Run the runtime's tasks for the duration of an ``async with`` block.
 
+        Sweeps first with ``runtime.startup_cancel_all`` (module docstring).
         Leaving the block normally shuts down gracefully (:meth:`close` with its
         defaults, unless it was called inside the block); an exception cancels
         every task at once.
@@ -334,6 +342,8 @@ class Runtime:
                     tg.start_soon(self._fill_sync.run)
                 if self._headroom is not None:
                     tg.start_soon(self._headroom.run)
+                if self.policies.config.startup_cancel_all:
+                    await self._sweep(math.inf)
                 self._callbacks.begin(tg)
                 try:
                     yield self
@@ -351,12 +361,11 @@ class Runtime:
         """Shut down gracefully; the tasks keep running until the session ends.
 
         Stops periodic and scheduled callbacks; with ``cancel_all`` (default:
-        :attr:`RuntimeConfig.cancel_all_on_shutdown`) cancels every order of
-        ours until none is left; waits until nothing is in flight and
-        ``settled()`` (if given) holds; runs final safety syncs, as many as the
-        engine needs to verify an absence (and, with a :class:`FillHistory`
-        adapter, a final fill fetch); waits again.
-        Everything is bounded by :attr:`RuntimeConfig.shutdown_timeout_s`.
+        :attr:`RuntimeConfig.cancel_all_on_shutdown`) cancels every order ours to cancel
+        (module docstring) until none is left, then sweeps; waits until nothing is in flight
+        and ``settled()`` (if given) holds; runs final safety syncs, as many as the engine
+        needs to verify an absence (and, with a :class:`FillHistory` adapter, a final fill
+        fetch); waits again. Everything is bounded by :attr:`RuntimeConfig.shutdown_timeout_s`.
         Calling it again does nothing.
         """
         if self._closed:
@@ -369,6 +378,7 @@ class Runtime:
         if cancel_all:
             while current_time() < deadline and self._cancel_ours():
                 await anyio.sleep(_SHUTDOWN_POLL_S)
+            await self._sweep(deadline)
         await self._quiesce(settled, deadline)
         await self._final_syncs(settled, deadline)
         while not await self._fill_sync.fetch() and current_time() < deadline:
@@ -384,9 +394,7 @@ class Runtime:
         target = self._timer_target
         if deadline is not None and (target is None or deadline < target):
             self._timer_wake.set()
-        self._fill_sync.missing_reported(
-            self.engine.anomalies.counts[AnomalyKind.FILLS_MISSING]
-        )
+        self._fill_sync.missing_reported(self.engine.anomalies.counts[AnomalyKind.FILLS_MISSING])
         if self.observer is not None:
             self.observer.engine_changed(now)
 
@@ -399,25 +407,40 @@ class Runtime:
             self.observer.event_handled(event, now, ledger.fills - before)
 
     def _cancel_ours(self) -> bool:
-        """Cancel every order of ours that can be; return whether any of ours is left.
+        """Cancel what is ours to cancel (module docstring); return whether any is left.
 
         An order whose modify is still on its way is left for a later round: its
         cancel would race the cancel-replace, whose replaced leg's ``canceled``
         cannot be told apart from our cancel's.
         """
         now = current_time()
+        engine = self.engine
+        foreign_too = engine.config.orders.orphan_policy is not OrphanPolicy.IGNORE
         # What the engine asked for is on its way: its orders are busy.
         self._executor.dispatch(now)
         left = False
-        for order in self.engine.registry:
-            if order.state in OURS:
+        for order in engine.registry:
+            if order.state in DISCOVERED and (foreign_too or engine.cloids.owns(order.cloid)):
+                left = True
+                if order.state is S.ORPHAN_CANDIDATE:  # only an aged orphan is cancellable
+                    engine.move(order, Trigger.GRACE_ELAPSED, now)
+                engine.cancel(order, now)
+            elif order.state in OURS:
                 left = True
                 if order.state is S.MODIFYING and self._executor.is_busy(order.cloid):
                     continue
                 if order.state in _CANCELLABLE:
-                    self.engine.cancel(order, now)
+                    engine.cancel(order, now)
         self._changed(now)
         return left
+
+    async def _sweep(self, deadline: float) -> None:
+        """Snapshot, cancel what is ours; again ``_SWEEP_GAP_S`` later until none is left."""
+        for round_ in range(_SWEEP_ROUNDS):
+            await anyio.sleep(_SWEEP_GAP_S if round_ else 0)
+            if current_time() >= deadline or (
+                await self._snapshots.once() and not self._cancel_ours()):
+                return
 
     async def _final_syncs(self, settled: Callable[[], bool] | None, deadline: float) -> None:
         """Sync until the engine could verify any absence: ``sync.missing_snapshots``
