@@ -164,6 +164,12 @@ _ROWS: dict[tuple[OrderState, Trigger], OrderState] = {
     (S.ORPHAN_CANDIDATE, T.FILL_COMPLETE): S.GONE,
     (S.ORPHAN_CANDIDATE, T.EXCHANGE_CANCELED): S.GONE,
     (S.ORPHAN_CANDIDATE, T.REJECT): S.GONE,
+    # A row whose cloid this very run made (an order declared never placed whose
+    # tombstone was evicted): ours beyond doubt, so no grace is needed to adopt it.
+    (S.ORPHAN_CANDIDATE, T.ADOPT): S.TRACKED,
+    # Shutdown (and the startup sweep) cancels every listed order of ours at once,
+    # whether or not its grace has run out.
+    (S.ORPHAN_CANDIDATE, T.CANCEL_REQUEST): S.CANCELLING,
     # --- AGED_ORPHAN: handled by orphan_policy ------------------------------------------
     (S.AGED_ORPHAN, T.ORPHAN_SEEN): S.AGED_ORPHAN,
     (S.AGED_ORPHAN, T.CANCEL_REQUEST): S.CANCELLING,

@@ -99,9 +99,6 @@ class OrphanHandler:
     def adopt_own(self, order: Order, tally: Tally, now: float, why: str) -> None:
         """Adopt ``order`` (a candidate or an aged orphan of this run) at once, as TRACKED."""
         engine = self._engine
-        if order.state is S.ORPHAN_CANDIDATE:
-            # The table adopts aged orphans only; this one's grace has no purpose.
-            engine.move(order, Trigger.GRACE_ELAPSED, now)
         engine.move(order, Trigger.ADOPT, now)
         tally.own_adopted += 1
         self._counts["own_orders_adopted"] += 1

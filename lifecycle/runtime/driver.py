@@ -422,8 +422,6 @@ class Runtime:
         for order in engine.registry:
             if order.state in DISCOVERED and (foreign_too or engine.cloids.owns(order.cloid)):
                 left = True
-                if order.state is S.ORPHAN_CANDIDATE:  # only an aged orphan is cancellable
-                    engine.move(order, Trigger.GRACE_ELAPSED, now)
                 engine.cancel(order, now)
             elif order.state in OURS:
                 left = True
