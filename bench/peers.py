@@ -17,7 +17,9 @@ Keys
     (EXPECTED), ``handle(OrderAccepted)`` (LIVE, FINALIZED_PROTECTED),
     ``on_timer`` after ``protection_s`` (TRACKED), ``cancel`` (CANCELLING),
     ``commands_to_send``, ``handle(OrderCanceled)`` (GONE). The two exchange
-    events are built in the timed loop. Over :data:`LIFECYCLE_ORDERS` orders.
+    events are built in the timed loop. Over :data:`LIFECYCLE_ORDERS` orders. It is
+    ``bench/engine.py``'s ``lifecycle_run`` itself, measured here again so that it
+    alternates with NautilusTrader's runs.
 ``nautilus_fsm_us_per_order``
     NautilusTrader's order state machine (Cython): per order a
     ``ClientOrderId``, a ``LimitOrder`` (which builds its ``OrderInitialized``),
@@ -60,9 +62,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from engine import lifecycle_run as lifecycle_equiv_run
 from measure import BenchError, log_to_stderr
-
-from lifecycle import Engine, GoneReason, Oid, OrderAccepted, OrderCanceled, OrderState, Side
 
 __all__ = [
     "LIFECYCLE_ORDERS",
@@ -122,39 +123,6 @@ def peer_versions() -> dict[str, str]:
 
 
 # --- ours ----------------------------------------------------------------------------------
-
-
-def lifecycle_equiv_run(n: int = LIFECYCLE_ORDERS) -> float:
-    """Microseconds per order lifecycle through :class:`lifecycle.Engine`, events built inline."""
-    engine = Engine()
-    place, drain, handle = engine.place, engine.commands_to_send, engine.handle
-    on_timer, cancel = engine.on_timer, engine.cancel
-    buy, price, size = Side.BUY, PRICE, SIZE
-    protection = engine.config.orders.protection_s
-    order = None
-    gc.collect()
-    t0 = time.perf_counter()
-    for i in range(1, n + 1):
-        now = i * 20.0
-        order = place(buy, price, size, now)
-        cloid = order.cloid
-        drain()
-        handle(OrderAccepted(cloid=cloid, oid=Oid(i)), now)
-        later = now + protection
-        on_timer(later)
-        cancel(cloid, later)
-        drain()
-        handle(OrderCanceled(cloid=cloid, oid=Oid(i)), later)
-    elapsed = time.perf_counter() - t0
-    gone = order is not None and order.state is OrderState.GONE
-    if order is None or not gone or order.reason is not GoneReason.CANCELED:
-        raise BenchError(f"the last order did not end gone(canceled): {order!r}")
-    if len(engine.anomalies):
-        first = next(iter(engine.anomalies))
-        raise BenchError(f"{len(engine.anomalies)} anomalies, first: {first}")
-    if len(engine.registry) > 1:  # every tombstone but the last one's was evicted
-        raise BenchError(f"{len(engine.registry)} orders left in the registry")
-    return elapsed / n * 1e6
 
 
 # --- NautilusTrader ------------------------------------------------------------------------

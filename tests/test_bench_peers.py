@@ -99,6 +99,7 @@ def test_our_run_refuses_orders_that_did_not_end(
         """A refused cancel in place of the cancel's answer."""
         return CancelRejected(cloid=cloid, oid=oid, order_gone=False)
 
-    monkeypatch.setattr(peers, "OrderCanceled", refused)
+    # lifecycle_equiv_run is bench/engine.py's lifecycle_run: patch its module's name.
+    monkeypatch.setitem(peers.lifecycle_equiv_run.__globals__, "OrderCanceled", refused)
     with pytest.raises(peers.BenchError, match="did not end gone"):
         peers.lifecycle_equiv_run(5)
