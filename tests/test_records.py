@@ -4,14 +4,11 @@ What users rely on is kept from the dataclass records they replace: keyword
 construction with defaults, fields in declaration order, frozen instances,
 equality only within a class, hashing, no ordering, the dataclass ``repr``,
 pickling and copying, and a way to copy with changes (``msgspec.structs.replace``).
-The older ``@record`` decorator, still used outside the core (the runtime's
-adapter results), is tested at the end.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import gc
 import inspect
 import operator
@@ -26,7 +23,7 @@ from lifecycle.core.commands import CancelOrder, Command, PlaceOrder, QueryOrder
 from lifecycle.core.events import ExchangeEvent, OrderAccepted, OrderCanceled
 from lifecycle.core.ids import Cloid, CloidFactory, Oid
 from lifecycle.core.order import Fill, Side
-from lifecycle.core.records import Record, record
+from lifecycle.core.records import Record
 
 CLOID = CloidFactory("test-records").next()
 RECORD_CLASSES = [*typing.get_args(ExchangeEvent), *typing.get_args(Command), Fill]
@@ -125,56 +122,3 @@ def test_records_are_not_tracked_by_the_garbage_collector() -> None:
     # gc=False: events and fills are numerous and hold no container that could form a cycle.
     assert not gc.is_tracked(OrderAccepted(cloid=CLOID, oid=Oid(1)))
     assert not gc.is_tracked(Fill(tid=1, price=Decimal(1), size=Decimal(1), at=0.0))  # type: ignore[arg-type]
-
-
-# --- @record: dataclass-based values, for what is not a struct yet ------------------------
-
-
-@record
-class Pair:
-    """Two numbers."""
-
-    a: int
-    b: int = 2
-
-    @property
-    def total(self) -> int:
-        """The sum."""
-        return self.a + self.b
-
-
-def test_record_decorator_makes_a_frozen_keyword_only_dataclass() -> None:
-    assert dataclasses.is_dataclass(Pair)
-    fields = dataclasses.fields(Pair)
-    assert [(f.name, f.default, f.kw_only) for f in fields] == [
-        ("a", dataclasses.MISSING, True), ("b", 2, True),
-    ]
-    pair = Pair(a=1)
-    with pytest.raises(TypeError):
-        Pair(1, 2)  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        pair.a = 2  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        del pair.a  # type: ignore[misc]
-    assert dataclasses.replace(pair, b=5) == Pair(a=1, b=5)
-    assert dataclasses.asdict(pair) == {"a": 1, "b": 2}
-    assert repr(pair) == "Pair(a=1, b=2)" and pair.total == 3 and Pair.__doc__ == "Two numbers."
-
-
-def test_record_decorator_equality_hash_order_and_pickling() -> None:
-    pair: typing.Any = Pair(a=1)
-    assert pair == Pair(a=1) and pair != Pair(a=2) and pair != (1, 2)
-    assert operator.ne((1, 2), pair)  # the tuple on the left answers too
-    assert hash(pair) == hash((1, 2))
-    with pytest.raises(TypeError, match="not supported between"):
-        pair < (1, 3)  # noqa: B015
-    for clone in (pickle.loads(pickle.dumps(pair)), copy.copy(pair), copy.deepcopy(pair)):
-        assert type(clone) is Pair and clone == pair
-
-
-def test_record_decorator_empty_record_is_true() -> None:
-    @record
-    class Empty:
-        """Nothing."""
-
-    assert Empty() and Empty() == Empty() and repr(Empty()) == "Empty()"

@@ -29,22 +29,15 @@ holds the class name, so a union of record classes encodes and decodes as one
 schema (the journal's codec relies on it). Decoding refuses a field the class
 does not have.
 
-:func:`record` is the older, dataclass-based way to make such values (a
-frozen, keyword-only dataclass stored as a tuple), without validation; values
-outside the core that are not structs yet (the runtime's adapter results)
-still use it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
-from operator import itemgetter
-from typing import Any, NoReturn, TypeVar, dataclass_transform
+from typing import NoReturn
 
 import msgspec
 
@@ -59,7 +52,6 @@ __all__ = [
     "check_positive",
     "check_text",
     "check_time",
-    "record",
 ]
 
 # Stores a field of a frozen struct; __post_init__ uses it for canonical cloids
@@ -184,140 +176,3 @@ def bad_type(owner: Record, field: str, value: object, expected: type) -> NoRetu
         f"a {expected.__name__}"
     )
     raise TypeError(f"{_where(owner, field)} must be {what}, got {value!r}")
-
-
-# --- record: dataclass-based values, for what is not a struct yet ------------------------
-
-_C = TypeVar("_C", bound=type)
-_T = TypeVar("_T")
-
-_tuple_new: Any = tuple.__new__
-_tuple_eq: Any = tuple.__eq__
-_tuple_ne: Any = tuple.__ne__
-
-try:  # the C descriptor namedtuple uses for its fields
-    from collections import _tuplegetter  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - other Python implementations
-
-    def _tuplegetter(index: int, doc: str | None) -> Any:
-        return property(itemgetter(index), doc=doc)
-
-
-# Class attributes of the dataclass that the record class must not copy: the
-# descriptors of the instance dict, which a record has not.
-_NOT_COPIED = frozenset({"__dict__", "__weakref__"})
-
-
-def _rebuild(cls: type[_T], values: tuple[Any, ...]) -> _T:
-    """Unpickle (and copy) a record: rebuild it from its field values."""
-    result: _T = _tuple_new(cls, values)
-    return result
-
-
-def _setattr(self: object, name: str, value: object) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-
-
-def _delattr(self: object, name: str) -> None:
-    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-# The comparison methods return bool or NotImplemented, hence Any. A record is
-# a tuple, so Python would let a plain tuple (or another tuple subclass) compare
-# itself with it element by element, whichever side it is on: answer for tuples
-# here, as the dataclass's comparison would end up answering.
-def _eq(self: tuple[Any, ...], other: object) -> Any:
-    if other.__class__ is self.__class__:
-        return _tuple_eq(self, other)
-    if isinstance(other, tuple):
-        return False
-    return NotImplemented
-
-
-def _ne(self: tuple[Any, ...], other: object) -> Any:
-    if other.__class__ is self.__class__:
-        return _tuple_ne(self, other)
-    if isinstance(other, tuple):
-        return True
-    return NotImplemented
-
-
-def _unordered(symbol: str) -> Callable[[object, object], Any]:
-    def compare(self: object, other: object) -> Any:
-        # A dataclass without order=True has no ordering: refuse tuple's.
-        if isinstance(other, tuple):
-            raise TypeError(
-                f"{symbol!r} not supported between instances of "
-                f"{type(self).__name__!r} and {type(other).__name__!r}"
-            )
-        return NotImplemented
-
-    return compare
-
-
-_LT, _LE, _GT, _GE = _unordered("<"), _unordered("<="), _unordered(">"), _unordered(">=")
-
-
-def _reduce(self: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (_rebuild, (self.__class__, tuple(self)))
-
-
-@dataclass_transform(frozen_default=True, kw_only_default=True)
-def record(cls: _C) -> _C:
-    """Make ``cls`` a frozen, keyword-only dataclass stored as a tuple.
-
-    The constructor hands all the values to ``tuple.__new__`` at once, and each
-    field is read through a C descriptor on its index, as a ``namedtuple``'s
-    are. Everything a frozen, keyword-only dataclass offers is kept:
-    construction by keyword only, with the declared defaults (a missing,
-    unknown or positional argument raises ``TypeError``);
-    ``dataclasses.fields``, ``replace`` and ``asdict``; assigning or deleting
-    an attribute raises :class:`dataclasses.FrozenInstanceError`; equality
-    only between instances of the same class (never with a plain tuple);
-    ordering comparisons raise ``TypeError``; the hash of the tuple of field
-    values; the dataclass ``repr``; pickling and ``copy``. Being tuples,
-    records also have ``len``, iteration and indexing; nothing in the package
-    relies on that. Fields are not validated.
-    """
-    # The dataclass machinery decides the fields, their defaults and the repr.
-    made: Any = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
-    fields = dataclasses.fields(made)
-    names = [f.name for f in fields]
-    namespace: dict[str, Any] = {"_tuple_new": _tuple_new}
-    params = []
-    for f in fields:
-        if f.default is not dataclasses.MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        elif f.default_factory is not dataclasses.MISSING:
-            raise TypeError(f"record field {f.name!r}: default_factory is not supported")
-        else:
-            params.append(f.name)
-    values = "".join(f"{name}, " for name in names)
-    signature = f"cls, *, {', '.join(params)}" if params else "cls"
-    exec(f"def __new__({signature}):\n    return _tuple_new(cls, ({values}))\n", namespace)
-    body = {k: v for k, v in vars(made).items() if k not in _NOT_COPIED}
-    del body["__init__"]  # the tuple is complete once __new__ returns
-    for i, f in enumerate(fields):
-        body[f.name] = _tuplegetter(i, f"The ``{f.name}`` field.")
-    new = namespace["__new__"]
-    new.__qualname__ = f"{made.__qualname__}.__new__"
-    body.update(
-        __slots__=(),
-        __new__=new,
-        __setattr__=_setattr,
-        __delattr__=_delattr,
-        __eq__=_eq,
-        __ne__=_ne,
-        __lt__=_LT,
-        __le__=_LE,
-        __gt__=_GT,
-        __ge__=_GE,
-        __hash__=tuple.__hash__,
-        __reduce__=_reduce,
-    )
-    if not fields:  # an empty tuple is false; a dataclass instance is not
-        body["__bool__"] = lambda self: True
-    result: Any = type(made.__name__, (tuple,), body)
-    typed: _C = result
-    return typed

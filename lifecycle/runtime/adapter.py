@@ -35,6 +35,8 @@ from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+import msgspec
+
 from lifecycle.core.commands import (
     CancelOrder,
     Command,
@@ -44,7 +46,6 @@ from lifecycle.core.commands import (
 )
 from lifecycle.core.errors import LifecycleError
 from lifecycle.core.events import ExchangeEvent
-from lifecycle.core.records import record
 from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot
 
 __all__ = [
@@ -76,8 +77,7 @@ def is_rate_limit_refusal(error: str) -> bool:
     return error.startswith(RATE_LIMIT_PREFIXES) or "Too Many Requests" in error
 
 
-@record
-class CommandResult:
+class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
     """The outcome of one command, classified by the adapter.
 
     Attributes:
@@ -154,8 +154,7 @@ class HeadroomUnavailable(_RequestUnavailable):
     missing = "rate-limit status"
 
 
-@record
-class HeadroomReading:
+class HeadroomReading(msgspec.Struct, frozen=True, kw_only=True):
     """The account's address-based request allowance (Hyperliquid ``userRateLimit``).
 
     Attributes:
