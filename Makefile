@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep,hyperliquid]'
 	touch $(STAMP)
 
 # The Graphviz `dot` binary renders the diagrams; install it when it is missing.
@@ -38,7 +38,7 @@ demo: $(STAMP) dot
 PEERS_STAMP := $(VENV)/.peers-installed
 
 $(PEERS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep,peers]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep,hyperliquid,peers]'
 	touch $(PEERS_STAMP)
 
 bench: $(STAMP) $(PEERS_STAMP)
