@@ -10,10 +10,13 @@ cannot take effect (warnings).
 from lifecycle.config.coherence import config_warnings
 from lifecycle.config.loader import check_config, load_config, parse_config
 from lifecycle.config.model import (
+    ExchangeConfig,
     LifecycleConfig,
     MarketConfig,
+    Network,
     OrdersConfig,
     OrphanPolicy,
+    QuotingConfig,
     ReconcilerConfig,
     SyncConfig,
     canonical_coin,
@@ -23,10 +26,13 @@ from lifecycle.config.problems import ConfigError, ConfigProblem
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "ExchangeConfig",
     "LifecycleConfig",
     "MarketConfig",
+    "Network",
     "OrdersConfig",
     "OrphanPolicy",
+    "QuotingConfig",
     "ReconcilerConfig",
     "SyncConfig",
     "canonical_coin",

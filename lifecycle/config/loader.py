@@ -42,6 +42,7 @@ from lifecycle.config.model import (
 )
 from lifecycle.config.problems import ConfigError, ConfigProblem
 from lifecycle.config.rules import Problems, check_combinations, check_value, closest, describe
+from lifecycle.config.trading import ExchangeConfig, QuotingConfig
 
 __all__ = ["check_config", "load_config", "parse_config"]
 
@@ -154,6 +155,8 @@ _SECTION_MODELS: Final[Mapping[str, type[DataclassInstance]]] = {
     "reconciler": ReconcilerConfig,
     "market": MarketConfig,
     "runtime": RuntimePolicyConfig,
+    "quoting": QuotingConfig,
+    "exchange": ExchangeConfig,
 }
 _SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     name: tuple(f.name for f in dataclasses.fields(model))

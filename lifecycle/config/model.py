@@ -1,12 +1,14 @@
 """The configuration model: frozen dataclasses with every default, checked when built.
 
-A configuration has up to five sections::
+A configuration has up to seven sections::
 
     orders:       # OrdersConfig: timers and policies of the per-order state machine
     sync:         # SyncConfig: periodic open-orders snapshots from the exchange
     reconciler:   # ReconcilerConfig: when to keep, modify or cancel resting quotes
     market:       # MarketConfig: the market the bot trades
     runtime:      # RuntimePolicyConfig: when the runtime holds back requests
+    quoting:      # QuotingConfig: the ladder `lifecycle run` quotes
+    exchange:     # ExchangeConfig: where and as whom `lifecycle run` trades
 
 Each dataclass declares its keys with their defaults (the ``config.yaml`` shipped at the
 repository root lists every key with its default value and a comment). Units are part of the
@@ -28,14 +30,18 @@ from dataclasses import dataclass, field
 
 from lifecycle.config.problems import ConfigError, ConfigProblem
 from lifecycle.config.rules import check_fields, describe
+from lifecycle.config.trading import ExchangeConfig, Network, QuotingConfig
 
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "ExchangeConfig",
     "LifecycleConfig",
     "MarketConfig",
+    "Network",
     "OrdersConfig",
     "OrphanPolicy",
+    "QuotingConfig",
     "ReconcilerConfig",
     "RuntimePolicyConfig",
     "SyncConfig",
@@ -310,6 +316,8 @@ class LifecycleConfig:
         reconciler: Section ``reconciler``.
         market: Section ``market``.
         runtime: Section ``runtime``.
+        quoting: Section ``quoting`` (read by ``lifecycle run`` only).
+        exchange: Section ``exchange`` (read by ``lifecycle run`` only).
     """
 
     orders: OrdersConfig = field(default_factory=OrdersConfig)
@@ -317,6 +325,8 @@ class LifecycleConfig:
     reconciler: ReconcilerConfig = field(default_factory=ReconcilerConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
     runtime: RuntimePolicyConfig = field(default_factory=RuntimePolicyConfig)
+    quoting: QuotingConfig = field(default_factory=QuotingConfig)
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
 
     def __post_init__(self) -> None:
         """Check that each section is an instance of its class (each checked itself).
@@ -349,4 +359,6 @@ _SECTIONS: tuple[tuple[str, type], ...] = (
     ("reconciler", ReconcilerConfig),
     ("market", MarketConfig),
     ("runtime", RuntimePolicyConfig),
+    ("quoting", QuotingConfig),
+    ("exchange", ExchangeConfig),
 )

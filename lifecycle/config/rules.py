@@ -55,14 +55,23 @@ _POSITIVE_SUFFIXES: Final = ("_s", "_ms", "_bps", "_pct", "_usd")
 _BACKOFFS: Final = ("rejection_backoff", "rate_limit_backoff", "exhaustion_backoff")
 _AT_LEAST_ONE: Final = frozenset(
     {"orders.history_limit", "orders.fill_dedup_capacity", "sync.missing_snapshots",
-     "runtime.rejection_backoff_after", *(f"runtime.{b}_factor" for b in _BACKOFFS)}
+     "quoting.levels", "runtime.rejection_backoff_after",
+     *(f"runtime.{b}_factor" for b in _BACKOFFS)}
 )
 _NON_NEGATIVE: Final = frozenset({"reconciler.cross_margin_ticks", "market.sz_decimals"})
 _BELOW_100: Final = frozenset(
     {"reconciler.latch_size_pct", "runtime.safety_reserve_pct", "runtime.headroom_min_pct",
      "runtime.exhaustion_jitter_pct"}
 )
-_NON_EMPTY_STRINGS: Final = frozenset({"orders.namespace", "market.coin"})
+_NON_EMPTY_STRINGS: Final = frozenset(
+    {"orders.namespace", "market.coin", "exchange.key_env", "exchange.passphrase_env"}
+)
+#: Keys > 0 whatever their name says.
+_POSITIVE: Final = frozenset({"quoting.size"})
+#: Keys holding an address: empty, or ``0x`` and 40 hexadecimal digits.
+_ADDRESSES: Final = frozenset({"exchange.account_address", "exchange.vault_address"})
+#: Hyperliquid's least ``scheduleCancel`` delay, in seconds.
+MIN_SCHEDULE_CANCEL_S: Final = 5.0
 
 #: The least ``orders.fill_memory_s``: one hour. A restart's fill catch-up fetches the
 #: fills since the journal began, but from no earlier than 90 % of the memory back (the
@@ -192,6 +201,12 @@ def _check_str(path: str, raw: object, out: Problems) -> str | None:
     if path in _NON_EMPTY_STRINGS and not raw.strip():
         out.add(path, f"must be a non-empty string, got {show(raw)}")
         return None
+    if path in _ADDRESSES and raw and not _is_address(raw):
+        out.add(path, f"must be empty or 0x and 40 hexadecimal digits, got {show(raw)}")
+        return None
+    if path == "exchange.url" and raw and not raw.startswith(("http://", "https://")):
+        out.add(path, f"must be empty or start with http:// or https://, got {show(raw)}")
+        return None
     if path == "market.dex" and ":" in raw:
         out.add(path, f"must not contain ':', got {show(raw)}")
         return None
@@ -201,6 +216,15 @@ def _check_str(path: str, raw: object, out: Problems) -> str | None:
             out.add(path, f"must be COIN or DEX:COIN, got {show(raw)}")
             return None
     return raw
+
+
+def _is_address(text: str) -> bool:
+    digits = text[2:]
+    return (
+        text[:2] in ("0x", "0X")
+        and len(digits) == 40
+        and all(c in "0123456789abcdefABCDEF" for c in digits)
+    )
 
 
 def _check_choice(
@@ -239,7 +263,7 @@ def _check_range(
     path: str, key: str, key_path: str, value: float, raw: object, out: Problems
 ) -> bool:
     """Apply the range rules of ``key``; ``raw`` is the value as written, for messages."""
-    if key.endswith(_POSITIVE_SUFFIXES) and not value > 0:
+    if (key.endswith(_POSITIVE_SUFFIXES) or key_path in _POSITIVE) and not value > 0:
         out.add(path, f"must be > 0, got {show(raw)}", key_path)
         return False
     if key_path in _AT_LEAST_ONE and value < 1:
@@ -332,6 +356,15 @@ def check_combinations(sections: Mapping[str, Mapping[str, object]], out: Proble
     market = sections.get("market")
     if market is not None:
         _check_market(market, out)
+    exchange = sections.get("exchange")
+    if exchange is not None and out.valid("exchange.schedule_cancel_after_s"):
+        after = _number(exchange["schedule_cancel_after_s"])
+        if after < MIN_SCHEDULE_CANCEL_S:
+            out.add(
+                "exchange.schedule_cancel_after_s",
+                f"must be >= {MIN_SCHEDULE_CANCEL_S:g} (Hyperliquid refuses a dead man's "
+                f"switch set less than 5 s ahead), got {after!r}",
+            )
 
 
 def _check_tolerances(tolerances: object, out: Problems) -> None:

@@ -1,0 +1,71 @@
+"""The ``quoting`` and ``exchange`` sections that ``lifecycle run`` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lifecycle.config import (
+    ConfigError,
+    ExchangeConfig,
+    LifecycleConfig,
+    Network,
+    QuotingConfig,
+    check_config,
+    load_config,
+)
+
+ADDRESS = "0x" + "ab" * 20
+
+
+def _problems(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return {p.path: p.message for p in check_config(path)}
+
+
+def test_defaults_trade_on_testnet_with_the_key_from_the_environment() -> None:
+    config = LifecycleConfig()
+    assert config.exchange.network is Network.TESTNET
+    assert config.exchange.url == ""
+    assert config.exchange.key_env == "HYPERLIQUID_PRIVATE_KEY"
+    assert config.quoting.levels == 3
+
+
+def test_mainnet_only_when_written(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"exchange:\n  network: mainnet\n  account_address: '{ADDRESS}'\n")
+    config = load_config(path)
+    assert config.exchange.network is Network.MAINNET
+    assert config.exchange.account_address == ADDRESS
+
+
+def test_every_problem_of_the_new_sections_is_listed_at_once(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path,
+        "exchange:\n  network: mainet\n  account_address: '0x12'\n  vault_address: 5\n"
+        "  url: ftp://x\n  schedule_cancel_after_s: 2\n  key_env: ''\n"
+        "quoting:\n  size: 0\n  levels: 0\n  spacing_bps: -1\n",
+    )
+    assert "did you mean 'mainnet'" in problems["exchange.network"]
+    assert "40 hexadecimal digits" in problems["exchange.account_address"]
+    assert "expected a string" in problems["exchange.vault_address"]
+    assert "http://" in problems["exchange.url"]
+    assert ">= 5" in problems["exchange.schedule_cancel_after_s"]
+    assert "non-empty" in problems["exchange.key_env"]
+    assert problems["quoting.size"] == "must be > 0, got 0"
+    assert problems["quoting.levels"] == "must be >= 1, got 0"
+    assert problems["quoting.spacing_bps"] == "must be > 0, got -1"
+    assert len(problems) == 9
+
+
+def test_sections_built_in_code_check_themselves() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ExchangeConfig(url="127.0.0.1:8080", account_address="0x" + "g" * 40)
+    paths = {p.path for p in caught.value.problems}
+    assert paths == {"exchange.url", "exchange.account_address"}
+    with pytest.raises(ConfigError, match=r"quoting\.levels"):
+        QuotingConfig(levels=0)
+    assert QuotingConfig(size=1).size == 1.0
+    assert ExchangeConfig(network="mainnet").network is Network.MAINNET  # type: ignore[arg-type]
