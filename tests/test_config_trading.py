@@ -29,7 +29,7 @@ def test_defaults_trade_on_testnet_with_the_key_from_the_environment() -> None:
     config = LifecycleConfig()
     assert config.exchange.network is Network.TESTNET
     assert config.exchange.url == ""
-    assert config.exchange.key_env == "HYPERLIQUID_PRIVATE_KEY"
+    assert config.exchange.signer_env == "HYPERLIQUID_PRIVATE_KEY"
     assert config.quoting.levels == 3
 
 
@@ -45,7 +45,7 @@ def test_every_problem_of_the_new_sections_is_listed_at_once(tmp_path: Path) -> 
     problems = _problems(
         tmp_path,
         "exchange:\n  network: mainet\n  account_address: '0x12'\n  vault_address: 5\n"
-        "  url: ftp://x\n  schedule_cancel_after_s: 2\n  key_env: ''\n"
+        "  url: ftp://x\n  schedule_cancel_after_s: 2\n  signer_env: ''\n"
         "quoting:\n  size: 0\n  levels: 0\n  spacing_bps: -1\n",
     )
     assert "did you mean 'mainnet'" in problems["exchange.network"]
@@ -53,7 +53,7 @@ def test_every_problem_of_the_new_sections_is_listed_at_once(tmp_path: Path) -> 
     assert "expected a string" in problems["exchange.vault_address"]
     assert "http://" in problems["exchange.url"]
     assert ">= 5" in problems["exchange.schedule_cancel_after_s"]
-    assert "non-empty" in problems["exchange.key_env"]
+    assert "non-empty" in problems["exchange.signer_env"]
     assert problems["quoting.size"] == "must be > 0, got 0"
     assert problems["quoting.levels"] == "must be >= 1, got 0"
     assert problems["quoting.spacing_bps"] == "must be > 0, got -1"

@@ -64,7 +64,7 @@ _BELOW_100: Final = frozenset(
      "runtime.exhaustion_jitter_pct"}
 )
 _NON_EMPTY_STRINGS: Final = frozenset(
-    {"orders.namespace", "market.coin", "exchange.key_env", "exchange.passphrase_env"}
+    {"orders.namespace", "market.coin", "exchange.signer_env", "exchange.wallet_unlock_env"}
 )
 #: Keys > 0 whatever their name says.
 _POSITIVE: Final = frozenset({"quoting.size"})

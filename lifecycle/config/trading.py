@@ -70,10 +70,10 @@ class ExchangeConfig:
         network: ``testnet`` (default) or ``mainnet``.
         url: Base URL overriding the network's (``http://127.0.0.1:PORT`` for
             ``lifecycle loopback``); empty for the network's own.
-        key_env: Environment variable holding the signing key (hex).
-        keystore: Path of an encrypted keystore file holding the signing key;
-            when set, it is used instead of ``key_env``.
-        passphrase_env: Environment variable holding the keystore's passphrase;
+        signer_env: Environment variable holding the signing key (hex).
+        wallet_file: Path of an encrypted keystore file holding the signing key;
+            when set, it is used instead of ``signer_env``.
+        wallet_unlock_env: Environment variable holding the keystore's passphrase;
             when it is unset, the passphrase is asked for at the terminal.
         account_address: The account whose orders are tracked (``0x`` and 40 hex
             digits); empty when the signing key is the account's own key. Set it
@@ -87,9 +87,9 @@ class ExchangeConfig:
 
     network: Network = Network.TESTNET
     url: str = ""
-    key_env: str = "HYPERLIQUID_PRIVATE_KEY"
-    keystore: str = ""
-    passphrase_env: str = "HYPERLIQUID_KEYSTORE_PASSPHRASE"
+    signer_env: str = "HYPERLIQUID_PRIVATE_KEY"
+    wallet_file: str = ""
+    wallet_unlock_env: str = "HYPERLIQUID_KEYSTORE_PASSPHRASE"
     account_address: str = ""
     vault_address: str = ""
     schedule_cancel: bool = False
