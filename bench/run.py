@@ -47,6 +47,12 @@ Keys, by the module that measures them (its docstring documents each exactly)
     machine) and ``nautilus_exec_us_per_order`` (its execution engine), and
     ``nautilus_fsm_ratio`` / ``nautilus_exec_ratio`` (its cost over ours).
     Skipped, the reason logged, when ``nautilus_trader`` is not importable.
+``hyperliquid_sign``
+    ``hl_sign_us``: one single-order Hyperliquid L1 action hashed and signed
+    (msgpack, keccak, coincurve), the median; ``hl_sdk_sign_us`` the official
+    SDK's ``sign_l1_action`` on the same action in the same run, and
+    ``hl_sdk_sign_ratio`` its cost over ours. The SDK keys are skipped, the
+    reason logged, when the SDK is not importable.
 ``recovery``
     ``recover_ms``: one restart recovery of a 1,000,000-record journal with
     checkpoints at the default interval (``recover_ms`` of ``bench/recovery.py``,
@@ -101,6 +107,9 @@ from baselines import (
     measure_libraries,
 )
 from engine import RUNS_LIFECYCLE, measure_lifecycle
+from hyperliquid_sign import RUNS as RUNS_HL_SIGN
+from hyperliquid_sign import measure as measure_hl_sign
+from hyperliquid_sign import sdk_skip_reason
 from measure import Measurement, log, log_to_stderr, measure
 from peers import PEERS, measure_peers, peer_versions, skip_reason
 from policy import measure_policy
@@ -134,6 +143,7 @@ TARGETS: dict[str, float] = {
     "recover_ms": 1000.0,
     "event_ratio_100k_to_1k": 1.5,
     "bytes_per_order": 1024.0,
+    "hl_sign_us": 100.0,
 }
 #: The targets that are floors (the value must be at least the target); the others are ceilings.
 AT_LEAST: frozenset[str] = frozenset({"nautilus_fsm_ratio", "nautilus_exec_ratio", "sim_speedup"})
@@ -160,6 +170,9 @@ KEYS: tuple[tuple[str, int, str], ...] = (
     ("nautilus_exec_us_per_order", 3, "us"),
     ("nautilus_exec_ratio", 3, "x"),
     ("recover_ms", 1, "ms"),
+    ("hl_sign_us", 3, "us"),
+    ("hl_sdk_sign_us", 3, "us"),
+    ("hl_sdk_sign_ratio", 3, "x"),
 )
 
 _NAUTILUS_KEYS = (
@@ -265,6 +278,12 @@ def main() -> int:
         what = "recoveries of a 1,000,000-record journal, checkpointed (built untimed)"
         measured = measure(Measurement("recover_ms", RUNS_RECOVERY, what, recover, "ms"))
         record(measured, RUNS_RECOVERY)
+
+    log(f"hyperliquid_sign: {RUNS_HL_SIGN} runs, each of many single-order signatures")
+    record(measure_hl_sign(RUNS_HL_SIGN), RUNS_HL_SIGN, announce=True)
+    for key in ("hl_sdk_sign_us", "hl_sdk_sign_ratio"):
+        if key not in results:
+            skipped[key] = sdk_skip_reason() or "not measured"
 
     versions = {
         "python": platform.python_version(),
