@@ -83,8 +83,8 @@ Targets
 cost over ours, run alternately in the same process); ``sim_speedup`` >= 2000;
 ``reconcile_us_2x25_steady`` <= 150; ``reconcile_us_2x25_modify`` <= 400;
 ``sync_ms_5000`` <= 10; ``recover_ms`` <= 1000; ``event_ratio_100k_to_1k`` <= 1.5;
-``bytes_per_order`` <= 1024. ``lifecycle_us_per_order`` has no absolute target:
-the ratios to NautilusTrader hold on machines of any speed.
+``bytes_per_order`` <= 1024; ``hl_sign_us`` <= 100. ``lifecycle_us_per_order`` has no
+absolute target: the ratios to NautilusTrader hold on machines of any speed.
 """
 
 from __future__ import annotations
