@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_JSON ?= bench-results.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo bench diagrams lint dot clean
+.PHONY: test demo bench diagrams lint dot chromium clean mutate docs
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ dot:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
 
+# Headless Chromium runs the review page's browser test; install Debian's package when missing.
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+		echo "installing Chromium with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check lifecycle adapters tests bench
 	$(BIN)/mypy --strict lifecycle adapters
@@ -28,7 +35,7 @@ lint: $(STAMP)
 
 # The layer contracts live in setup.cfg ([importlinter]).
 # The suite must fire every legal edge of the lifecycle table (transition coverage).
-test: $(STAMP) dot lint
+test: $(STAMP) dot chromium lint
 	$(BIN)/pytest --lifecycle-cov-fail-under=100
 
 demo: $(STAMP) dot
@@ -46,6 +53,18 @@ bench: $(STAMP) $(PEERS_STAMP)
 
 diagrams: $(STAMP) dot
 	$(BIN)/lifecycle diagram --out diagrams
+
+# The documentation site (mkdocs.yml, docs/), built strictly: any warning fails. Open
+# site/index.html.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# Mutation testing of lifecycle/core, engine and policy with mutmut 3 (.ci/mutate.py --help),
+# e.g. `make mutate MUTATE_ARGS="--sample 200 --seed 1"`. CPU-heavy: mind --jobs.
+MUTATE_ARGS ?=
+
+mutate: $(STAMP)
+	$(BIN)/python .ci/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

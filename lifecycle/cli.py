@@ -12,9 +12,12 @@ Subcommands:
   order's path and draw it over the lifecycle (``FILE.{dot,svg,png}``, default
   ``trace-<id>``); ID is a cloid in any accepted form or an oid, current or
   prior. Exit status 1 for an unknown id, 2 for an unreadable journal.
-* ``lifecycle report --journal PATH [--out DIR]``: print a journaled run's
-  summary and write its coverage diagram to ``DIR/coverage.{svg,png}``
-  (default: the journal's directory). Exit status 2 for an unreadable journal.
+* ``lifecycle report --journal PATH [--out DIR] [--html DIR]``: print a
+  journaled run's summary (naming the orders worth a trace) and write its
+  coverage diagram to ``DIR/coverage.{svg,png}`` (default: the journal's
+  directory); ``--html DIR`` also writes the review page ``DIR/index.html``
+  (without ``dot``, a note replaces its diagram). Exit status 2 for an
+  unreadable journal or an unwritable DIR.
 
 Both exit with status 2 when Graphviz ``dot`` is missing.
 
@@ -110,6 +113,15 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     summary = summarize(loaded)
     print(summary.text())
+    if args.html is not None:
+        from lifecycle.review.page import write_review_page
+
+        try:
+            page = write_review_page(loaded, args.html)
+        except OSError as exc:
+            print(f"cannot write the review page into {args.html}: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {page}")
     out = args.out if args.out is not None else loaded.path.parent
     return _write(lambda: summary.write_coverage(out))
 
@@ -168,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("report", help="summarize a journaled run and draw its coverage")
     p.add_argument("--journal", required=True, help="the journal file or its run directory")
     p.add_argument("--out", help="directory for coverage.svg/png (default: the journal's)")
+    p.add_argument("--html", metavar="DIR",
+                   help="also write a self-contained review page to DIR/index.html")
     p.set_defaults(run=_report)
     p = sub.add_parser("simulate", help="run the engine against the simulated exchange")
     p.add_argument("--seed", type=int, default=1, help="seed of the exchange (default: 1)")

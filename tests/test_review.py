@@ -290,3 +290,28 @@ def test_cli_report_missing_journal_exits_2(
 ) -> None:
     assert main(["report", "--journal", str(tmp_path / "gone.jsonl")]) == 2
     assert "gone.jsonl" in capsys.readouterr().err
+
+
+@needs_dot
+def test_cli_report_html_writes_the_review_page(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "review"
+    status = main(
+        ["report", "--journal", str(run.path), "--out", str(tmp_path / "rep"), "--html", str(out)]
+    )
+    assert status == 0
+    assert f"wrote {out / 'index.html'}" in capsys.readouterr().out
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert str(run.a) in page and "<svg" in page
+
+
+def test_cli_report_html_into_an_unwritable_place_is_an_error_not_a_traceback(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    status = main(["report", "--journal", str(run.path), "--out", str(tmp_path / "rep"),
+                   "--html", str(blocker / "sub")])
+    assert status == 2
+    assert "cannot write the review page" in capsys.readouterr().err

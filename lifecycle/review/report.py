@@ -1,16 +1,10 @@
-"""Reviewing a journaled run: one order's path, and the run's summary.
+"""Reviewing a journaled run: one order's path drawn, and the run's summary.
 
 Theory of operation
 -------------------
-Review reads a journal's records (:func:`lifecycle.journal.load_journal`)
-without replaying them: the ``fired`` and ``refused`` records already say what
-happened to every order, and the ``place`` and ``OrphanSeen`` records say
-when each order was born. :func:`order_paths` folds them into one
-:class:`OrderPath` per order, keyed as the journal keys them (the cloid, else
-``oid:`` and the first oid), with every oid it had, its numbered steps and its
-final state.
-
-From the paths:
+The orders' paths come from :mod:`lifecycle.review.orders` (re-exported here:
+:func:`order_paths`, :func:`find_order`, :class:`OrderPath`...), which reads
+the journal's records without replaying them. From the paths:
 
 * :func:`trace_graph` draws one order's path over the lifecycle diagram: the
   edges it took are numbered in order with their times, the rest are grey;
@@ -19,7 +13,9 @@ From the paths:
   the transitions; a stay still running when the journal ends is not
   counted), the anomalies and refused transitions, the fills, and the edge
   coverage of the run, whose diagram :meth:`RunSummary.write_coverage` renders
-  with each edge weighted by how often it fired.
+  with each edge weighted by how often it fired; it also names the orders
+  worth a trace (:func:`worth_tracing`: those with anomalies, and the longest
+  lived).
 """
 
 from __future__ import annotations
@@ -28,183 +24,49 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import graphviz
 
 from lifecycle.core.anomalies import AnomalyKind
-from lifecycle.core.errors import InvalidCloid, UnknownOrder
-from lifecycle.core.events import OrderFilled, OrphanSeen
-from lifecycle.core.ids import Cloid, Oid, Tid
+from lifecycle.core.events import OrderFilled
+from lifecycle.core.ids import Tid
 from lifecycle.core.order import Side
 from lifecycle.core.states import DISCOVERED, OURS, TERMINAL, GoneReason, OrderState, Trigger
-from lifecycle.journal import JournalRecord, LoadedJournal
+from lifecycle.journal import LoadedJournal
 from lifecycle.review.coverage import CoverageReport, TransitionCoverage
 from lifecycle.review.diagram import edges, render
+from lifecycle.review.orders import (
+    OrderAnomaly,
+    OrderPath,
+    Refusal,
+    Step,
+    WorthTracing,
+    find_order,
+    order_paths,
+    worth_tracing,
+)
 
 __all__ = [
+    "OrderAnomaly",
     "OrderPath",
+    "Refusal",
     "RunSummary",
     "StateTimes",
     "Step",
+    "WorthTracing",
     "find_order",
     "order_paths",
     "summarize",
     "trace_graph",
+    "worth_tracing",
     "write_trace",
 ]
 
 _FADED = "gray75"
 _GROUPS = (("ours", OURS), ("exchange-discovered", DISCOVERED), ("terminal", TERMINAL))
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One transition an order took.
-
-    Attributes:
-        number: Its position in the order's path, from 1.
-        seq: The journal record it comes from.
-        at: When it fired.
-    """
-
-    number: int
-    seq: int
-    at: float
-    source: OrderState
-    trigger: Trigger
-    dest: OrderState
-
-    def __str__(self) -> str:
-        return (f"{self.number:>4}  t={self.at:>10.3f}  "
-                f"{self.source.value} --{self.trigger.value}--> {self.dest.value}")
-
-
-@dataclass(slots=True)
-class OrderPath:
-    """Everything the journal says about one order.
-
-    Attributes:
-        key: The journal's name for it: its cloid, else ``oid:`` + its first oid.
-        cloid: Its cloid, if it has one.
-        oids: Every oid it had, oldest first.
-        created_at: When it was placed or first seen as an orphan, if journaled.
-        steps: The transitions it took, in order.
-        refused: ``(at, state, trigger)`` of each trigger refused in its state.
-        final: Its state at the end of the journal.
-        reason: Why it ended, once GONE.
-    """
-
-    key: str
-    cloid: Cloid | None
-    created_at: float | None
-    final: OrderState
-    oids: list[Oid] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    refused: list[tuple[float, OrderState, Trigger]] = field(default_factory=list)
-    reason: GoneReason | None = None
-    #: Completed stays: ``(state, seconds)``.
-    stays: list[tuple[OrderState, float]] = field(default_factory=list)
-    _entered_at: float | None = None
-
-    @property
-    def label(self) -> str:
-        """The cloid, else ``oid:<first oid>``."""
-        return self.key
-
-    def _see_oid(self, oid: Oid | None) -> None:
-        if oid is not None and oid not in self.oids:
-            self.oids.append(oid)
-
-    def text(self) -> str:
-        """The path as lines of text: identity, steps, end."""
-        oids = ", ".join(str(o) for o in self.oids) or "none"
-        born = "" if self.created_at is None else f", created at t={self.created_at:.3f}"
-        lines = [f"order {self.key} (oids: {oids}{born})"]
-        lines += [str(step) for step in self.steps]
-        for at, state, trigger in self.refused:
-            lines.append(f"   refused  t={at:>10.3f}  {state.value} --{trigger.value}-->")
-        end = self.final.value + (f" ({self.reason.value})" if self.reason else "")
-        lines.append(f"final state: {end}")
-        return "\n".join(lines)
-
-
-def order_paths(records: Iterable[JournalRecord]) -> dict[str, OrderPath]:
-    """Fold a journal's records into one path per order, in order of first appearance."""
-    paths: dict[str, OrderPath] = {}
-    seen_orphan: dict[str, float] = {}  # key -> time of the latest OrphanSeen
-    for rec in records:
-        kind, d, at = rec.type, rec.data, rec.at
-        if kind == "place":
-            key = str(d["cloid"])
-            if key not in paths:
-                paths[key] = OrderPath(key, d["cloid"], at, OrderState.PENDING, _entered_at=at)
-        elif kind in ("event", "sync_event") and type(d["event"]) is OrphanSeen:
-            event: OrphanSeen = d["event"]
-            key = str(event.cloid) if event.cloid is not None else f"oid:{event.oid}"
-            if at is not None:
-                seen_orphan[key] = at
-            path = paths.get(key)
-            if path is None:
-                path = paths[key] = OrderPath(
-                    key, event.cloid, at, OrderState.ORPHAN_CANDIDATE, _entered_at=at
-                )
-            path._see_oid(event.oid)
-        elif kind == "fired" or kind == "refused":
-            key = d["order"]
-            path = paths.get(key)
-            state = d["source"] if kind == "fired" else d["state"]
-            if path is None:
-                path = paths[key] = OrderPath(key, d["cloid"], None, state)
-            path._see_oid(d["oid"])
-            assert at is not None
-            if state is not path.final:
-                # A new order under a known key (an orphan seen again after it
-                # vanished): its stay started when it was last seen.
-                path.final = state
-                path._entered_at = seen_orphan.get(key)
-            if kind == "refused":
-                path.refused.append((at, state, d["trigger"]))
-                continue
-            dest: OrderState = d["dest"]
-            path.steps.append(Step(len(path.steps) + 1, rec.seq, at, state, d["trigger"], dest))
-            if dest is not state:
-                if path._entered_at is not None:
-                    path.stays.append((state, at - path._entered_at))
-                path._entered_at = at
-                path.final = dest
-            if dest is OrderState.GONE:
-                path.reason = d["reason"]
-    return paths
-
-
-def find_order(paths: Mapping[str, OrderPath], ident: str) -> OrderPath:
-    """Return the path of the order ``ident`` names.
-
-    Args:
-        paths: From :func:`order_paths`.
-        ident: A cloid in any accepted form (``0x`` + hex, bare hex, UUID), or
-            an oid (``123`` or ``oid:123``), current or replaced by a modify.
-
-    Raises:
-        UnknownOrder: No order of the journal has that id.
-    """
-    text = ident.strip()
-    try:
-        path = paths.get(Cloid(text))
-    except InvalidCloid:
-        path = None
-    if path is not None:
-        return path
-    digits = text.removeprefix("oid:")
-    if digits.isdigit():
-        oid = Oid(int(digits))
-        for path in paths.values():
-            if oid in path.oids:
-                return path
-    raise UnknownOrder(ident)
 
 
 def trace_graph(path: OrderPath) -> graphviz.Digraph:
@@ -321,6 +183,8 @@ class RunSummary:
         fills: Distinct trade ids filled.
         position: Signed position from the distinct fills.
         coverage: Edge coverage of the run.
+        worth_tracing: The orders worth a trace (:func:`worth_tracing`).
+        anomalous_orders: Orders with anomalies, named in ``worth_tracing`` or not.
     """
 
     path: Path
@@ -340,6 +204,8 @@ class RunSummary:
     fills: int
     position: Decimal
     coverage: CoverageReport
+    worth_tracing: tuple[WorthTracing, ...] = ()
+    anomalous_orders: int = 0
 
     def text(self) -> str:
         """The summary as a printable report."""
@@ -366,6 +232,11 @@ class RunSummary:
                   for (state, trigger), n in self.refused.items()]
         c = self.coverage
         lines.append(f"transition coverage: {c.covered}/{c.total} legal edges ({c.percent:.1f} %)")
+        lines.append(f"orders worth a trace: {len(self.worth_tracing)}")
+        lines += [f"  {w.key}  {w.why}" for w in self.worth_tracing]
+        shown = sum(1 for w in self.worth_tracing if w.anomalies)
+        if self.anomalous_orders > shown:
+            lines.append(f"  ... and {self.anomalous_orders - shown} more orders with anomalies")
         return "\n".join(lines)
 
     def write_coverage(self, out_dir: str | Path) -> list[Path]:
@@ -379,10 +250,16 @@ class RunSummary:
                 for fmt in ("svg", "png")]
 
 
-def summarize(loaded: LoadedJournal) -> RunSummary:
-    """Compute the :class:`RunSummary` of a loaded journal."""
+def summarize(loaded: LoadedJournal, paths: Mapping[str, OrderPath] | None = None) -> RunSummary:
+    """Compute the :class:`RunSummary` of a loaded journal.
+
+    Args:
+        loaded: The journal.
+        paths: Its :func:`order_paths`, if already computed.
+    """
     records = loaded.records
-    paths = order_paths(records)
+    if paths is None:
+        paths = order_paths(records)
     coverage = TransitionCoverage()
     refused: Counter[tuple[OrderState, Trigger]] = Counter()
     anomalies: Counter[AnomalyKind] = Counter()
@@ -422,10 +299,11 @@ def summarize(loaded: LoadedJournal) -> RunSummary:
         for s in OrderState if s in stays
     )
     timed = [r.at for r in records if r.at is not None]
+    last_at = max(timed, default=None)
     return RunSummary(
         path=loaded.path, records=len(records), dropped_bytes=loaded.dropped_bytes,
         inputs=inputs, fired=fired, recoveries=recoveries,
-        first_at=min(timed, default=None), last_at=max(timed, default=None),
+        first_at=min(timed, default=None), last_at=last_at,
         orders=len(paths),
         ended={r: ended[r] for r in GoneReason if ended[r]},
         working={s: working[s] for s in OrderState if working[s]},
@@ -433,4 +311,6 @@ def summarize(loaded: LoadedJournal) -> RunSummary:
         anomalies={k: anomalies[k] for k in AnomalyKind if anomalies[k]},
         refused=dict(sorted(refused.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value))),
         fills=len(tids), position=position, coverage=coverage.report(),
+        worth_tracing=tuple(worth_tracing(paths, last_at)),
+        anomalous_orders=sum(1 for p in paths.values() if p.anomalies),
     )
