@@ -27,6 +27,10 @@ Both exit with status 2 when Graphviz ``dot`` is missing.
   exchange on a virtual clock (default: one hour, ``default`` faults), print
   the report (``--json``: as JSON) and write ``DIR/simulation.{dot,svg}``
   (default ``diagrams``). Exit status 1 when an invariant counter is not 0.
+* ``lifecycle loopback [--port N] [--account ADDRESS ...] [--faults
+  none|default|harsh] [--seed N]``: run a Hyperliquid-compatible exchange on
+  127.0.0.1, backed by the simulated exchange, in real time; its first line
+  is ``listening on http://HOST:PORT``.
 """
 
 from __future__ import annotations
@@ -151,6 +155,12 @@ def _write(render: Callable[[], list[Path]]) -> int:
     return 0
 
 
+def _loopback(args: argparse.Namespace) -> int:
+    from lifecycle.adapters.hyperliquid.loopback.cli import run
+
+    return run(args)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from lifecycle.sim.sweep import sweep_command
 
@@ -216,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("sweep", help="run many restart simulations at once, in parallel")
     add_sweep_arguments(p)
     p.set_defaults(run=_sweep)
+    from lifecycle.adapters.hyperliquid.loopback.cli import add_arguments as add_loopback_arguments
+
+    p = sub.add_parser("loopback", help="run a Hyperliquid-compatible exchange on 127.0.0.1")
+    add_loopback_arguments(p)
+    p.set_defaults(run=_loopback)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)
