@@ -67,4 +67,4 @@ mutate: $(STAMP)
 	$(BIN)/python .ci/mutate.py $(MUTATE_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache site

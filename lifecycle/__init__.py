@@ -3,7 +3,17 @@
 Every order is a state machine driven by exchange facts; local decisions can
 only ask (move an order into an asking state), and only exchange-proven facts
 end an order. The engine is sans-I/O: events in, commands out, time as an
-argument. See the README for an embedding example.
+argument.
+
+Documentation
+-------------
+The documentation site is built from this code: run ``make docs`` in the
+repository and open ``site/index.html``. Its sources are the Markdown pages
+under ``docs/`` (``docs/embedding.md`` has an embedding example,
+``docs/harness.md`` the test harnesses); the lifecycle page (every state and
+trigger, and the states each trigger fires from), the end reasons and the
+configuration keys are generated from the table and the config model at every
+build, so they always match the installed code.
 
 Architecture
 ------------
