@@ -3,6 +3,9 @@
 An exchange message that is illegal for its order's state, a fill for an order
 nobody knows, an overfill: none of these is the caller's fault, so the engine
 records an :class:`Anomaly`, keeps running and asks the exchange for the truth.
+An adapter's own findings (a message it could not decode, a status word it does
+not know) are anomalies too: the runtime records those an adapter reports
+(:class:`~lifecycle.runtime.adapter.AnomalySource`).
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ class AnomalyKind(enum.Enum):
     #: fill ledger does not remember that far back: fills of the journal's first
     #: part that the stopped process never received are not fetched.
     CATCH_UP_CUT = "catch_up_cut"
+    #: An exchange message, or one item of it, the adapter could not decode (a
+    #: payload of the wrong shape, a value an event refuses): that part changed
+    #: nothing; the rest of the message still counted.
+    MALFORMED_MESSAGE = "malformed_message"
+    #: A status word the adapter's protocol reference does not list: taken as the
+    #: fact its wording suggests when it can tell, otherwise as no fact at all.
+    UNKNOWN_STATUS = "unknown_status"
+    #: An answer that decodes but does not answer the request (a count that differs
+    #: from the batch, a status the request cannot produce, another order's cloid):
+    #: the commands it should have answered are resolved by query.
+    UNEXPECTED_ANSWER = "unexpected_answer"
+    #: The adapter forgot an immediate-fill credit before later fills used it up
+    #: (its memory or capacity ran out): a repeat of one of those fills could count
+    #: again.
+    CREDIT_FORGOTTEN = "credit_forgotten"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -14,6 +14,8 @@ the protocol. The driver's docstring tells how they work together.
 """
 
 from lifecycle.runtime.adapter import (
+    AdapterAnomaly,
+    AnomalySource,
     CommandResult,
     ExchangeAdapter,
     FillsUnavailable,
@@ -36,7 +38,9 @@ from lifecycle.runtime.vloop import VirtualTimeLoop, clock, current_time, run_vi
 from lifecycle.runtime.wakeups import Alarm
 
 __all__ = [
+    "AdapterAnomaly",
     "Alarm",
+    "AnomalySource",
     "CommandResult",
     "ExchangeAdapter",
     "FillHistory",

@@ -25,18 +25,25 @@ adapters classifying answers. An adapter may also offer the account's request
 headroom (:class:`HeadroomSource`, Hyperliquid's ``userRateLimit``), which the
 runtime polls to stop new placements before the address limit refuses them.
 
-This module is typing only: the core defines the contract and never imports
-an adapter, an event loop or a network library.
+An adapter may also report what it could not use (a message it could not
+decode, a status word it does not know): :class:`AnomalySource`. The runtime
+takes those reports after every change to the engine and records each as an
+anomaly of the engine (:func:`anomaly_drain`); an adapter without the method is
+driven as before.
+
+This module states the contract (and that one small drain): the core defines
+it and never imports an adapter, an event loop or a network library.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from lifecycle.core.anomalies import AnomalyKind, AnomalyLog
 from lifecycle.core.commands import (
     CancelOrder,
     Command,
@@ -49,6 +56,8 @@ from lifecycle.core.events import ExchangeEvent
 from lifecycle.policy.safety_sync import OpenOrder, OpenOrdersSnapshot
 
 __all__ = [
+    "AdapterAnomaly",
+    "AnomalySource",
     "CommandResult",
     "ExchangeAdapter",
     "FillsUnavailable",
@@ -58,6 +67,7 @@ __all__ = [
     "OpenOrder",
     "OpenOrdersSnapshot",
     "SnapshotUnavailable",
+    "anomaly_drain",
     "is_rate_limit_refusal",
 ]
 
@@ -228,3 +238,49 @@ class ExchangeAdapter(Protocol):
     def events(self) -> AsyncIterator[ExchangeEvent]:
         """The stream of websocket order updates and fills, in arrival order."""
         ...
+
+
+class AdapterAnomaly(msgspec.Struct, frozen=True, kw_only=True):
+    """Something the adapter found it could not use, to record as an engine anomaly.
+
+    Attributes:
+        kind: The anomaly's kind (``malformed_message``, ``unknown_status``...).
+        at: When the adapter found it (runtime clock).
+        detail: What and where, in ASCII (never an exchange body holding a secret).
+        order_id: The order it concerns (its cloid, or ``oid:N``), if known.
+    """
+
+    kind: AnomalyKind
+    at: float
+    detail: str
+    order_id: str | None = None
+
+
+@runtime_checkable
+class AnomalySource(Protocol):
+    """An adapter that reports what it could not use (optional)."""
+
+    def take_anomalies(self) -> Sequence[AdapterAnomaly]:
+        """The anomalies found since the last call, oldest first (each given once)."""
+        ...
+
+
+def _nothing() -> None:
+    return None
+
+
+def anomaly_drain(adapter: object, log: AnomalyLog) -> Callable[[], None]:
+    """A call that records in ``log`` what ``adapter`` reported since the last call.
+
+    A no-op when ``adapter`` is no :class:`AnomalySource`, so the runtime can
+    call it after every change to the engine whatever its adapter offers.
+    """
+    if not isinstance(adapter, AnomalySource):
+        return _nothing
+    take = adapter.take_anomalies
+
+    def drain() -> None:
+        for found in take():
+            log.record(found.kind, found.at, found.order_id, found.detail)
+
+    return drain

@@ -2,69 +2,67 @@
 
 Theory of operation
 -------------------
-The engine (:class:`~lifecycle.engine.facade.Engine`) is sans-I/O: it takes events and the
-time, and hands back commands and its next deadline. This subpackage is the only part of the
-package that performs I/O, sleeps or reads a clock, and it reads time only through anyio
-(:func:`~lifecycle.runtime.vloop.current_time`), so the same code runs on the real clock and
-on a virtual one (:class:`~lifecycle.runtime.vloop.VirtualTimeLoop`).
+The engine (:class:`~lifecycle.engine.facade.Engine`) is sans-I/O: it takes events and the time, and
+hands back commands and its next deadline. This subpackage is the only part of the package that
+performs I/O, sleeps or reads a clock, and it reads time only through anyio
+(:func:`~lifecycle.runtime.vloop.current_time`), so the same code runs on the real clock and on a
+virtual one (:class:`~lifecycle.runtime.vloop.VirtualTimeLoop`).
 
 :class:`Runtime` runs one anyio task group with these tasks, and composes the collaborators
 that run some of them:
 
-* **events**: one task reads the adapter's event stream and hands each event to
-  :meth:`Engine.handle <lifecycle.engine.facade.Engine.handle>` as it comes. Handling never
-  waits, so the adapter is asked for the next event only once the previous one is handled:
-  what arrives meanwhile stays in the adapter's own buffer (backpressure without a second
-  buffer, nor a task to fill it).
+* **events**: one task reads the adapter's event stream and hands each event to :meth:`Engine.handle
+  <lifecycle.engine.facade.Engine.handle>` as it comes. Handling never waits, so the adapter is
+  asked for the next event only once the previous one is handled: what arrives meanwhile stays in
+  the adapter's own buffer (backpressure without a second buffer, nor a task to fill it).
 * **timer**: sleeps until :meth:`Engine.next_deadline
-  <lifecycle.engine.facade.Engine.next_deadline>` and calls ``on_timer``; it is woken early
-  whenever a change to the engine brings an earlier deadline.
-* **safety sync** (:class:`~lifecycle.runtime.snapshots.SnapshotSync`): every
-  ``sync.interval_s`` and on demand, fetches the open orders and applies them with
-  ``handle_snapshot``; syncs never overlap.
+  <lifecycle.engine.facade.Engine.next_deadline>` and calls ``on_timer``; it is woken early whenever
+  a change to the engine brings an earlier deadline.
+* **safety sync** (:class:`~lifecycle.runtime.snapshots.SnapshotSync`): every ``sync.interval_s``
+  and on demand, fetches the open orders and applies them with ``handle_snapshot``; syncs never
+  overlap.
 * **fill sync** (:class:`~lifecycle.runtime.fills.FillSync`, adapters offering
-  :class:`~lifecycle.runtime.fills.FillHistory` only): periodically, after a reconnect and
-  when the engine records ``fills_missing``, hands the engine the fills since the previous
-  fetch again (a trade id counts once).
+  :class:`~lifecycle.runtime.fills.FillHistory` only): periodically, after a reconnect and when the
+  engine records ``fills_missing``, hands the engine the fills since the previous fetch again (a
+  trade id counts once).
 * **executor** (:class:`~lifecycle.runtime.executor.Executor`): drains
-  :meth:`Engine.commands_to_send <lifecycle.engine.facade.Engine.commands_to_send>` after
-  every change and sends it in batches under a capacity limiter and the weight budget, in
-  order per order, retrying or resolving what the exchange left unsettled.
+  :meth:`Engine.commands_to_send <lifecycle.engine.facade.Engine.commands_to_send>` after every
+  change and sends it in batches under a capacity limiter and the weight budget, in order per order,
+  retrying or resolving what the exchange left unsettled.
 * **headroom** (:class:`~lifecycle.runtime.headroom.HeadroomSync`, adapters offering
-  :class:`~lifecycle.runtime.adapter.HeadroomSource` only): reads the account's request
-  headroom every ``runtime.headroom_refresh_s``.
+  :class:`~lifecycle.runtime.adapter.HeadroomSource` only): reads the account's request headroom
+  every ``runtime.headroom_refresh_s``.
 * **periodic and scheduled callbacks** (:class:`~lifecycle.runtime.callbacks.Callbacks`, via
-  :meth:`Runtime.every` and :meth:`Runtime.call_at`): a strategy's quoting loop, fault
-  injection.
+  :meth:`Runtime.every` and :meth:`Runtime.call_at`): a strategy's quoting loop, fault injection.
 
 The executor consults the request policies (:attr:`Runtime.policies`, the configuration's
-``runtime`` section): backoffs after rejected batches and rate-limit refusals, and the
-headroom gate, hold new placements and modifies, never cancels; cancels also spend a reserve
-of the weight budget that other requests leave free. A strategy asks
-:meth:`Runtime.may_place` and :meth:`Runtime.try_recovery` before planning new quotes.
+``runtime`` section): backoffs after rejected batches and rate-limit refusals, and the headroom
+gate, hold new placements and modifies, never cancels; cancels also spend a reserve of the weight
+budget that other requests leave free. A strategy asks :meth:`Runtime.may_place` and
+:meth:`Runtime.try_recovery` before planning new quotes.
 
 Every change to the engine, by any task, goes through the runtime's ``_handle`` (events: the
-counters and the observer hear of them) and ``_changed`` (the executor is told there is
-work, the timer re-aimed, a moved ``fills_missing`` count asks for a fill fetch, the
-observer told).
+counters and the observer hear of them) and ``_changed`` (the adapter's anomalies, if it reports
+any, recorded; the executor is told there is work, the timer re-aimed, a moved ``fills_missing``
+count asks for a fill fetch, the observer told).
 
-Shutdown (:meth:`Runtime.close`): periodic callbacks stop; with ``cancel_all`` every order
-ours to cancel is cancelled, again as orders become cancellable, until none is left or
-:attr:`RuntimeConfig.shutdown_timeout_s` passes, then the book is swept (below); the runtime
-waits until nothing is in flight (and an optional ``settled`` predicate holds), runs final
-safety syncs (as many as the engine needs to verify an absence: ``sync.missing_snapshots``
-over ``sync.missing_min_s``) and a final fill fetch so the engine ends consistent with the
-exchange, waits again, and cancels the task group.
+Shutdown (:meth:`Runtime.close`): periodic callbacks stop; with ``cancel_all`` every order ours to
+cancel is cancelled, again as orders become cancellable, until none is left or
+:attr:`RuntimeConfig.shutdown_timeout_s` passes, then the book is swept (below); the runtime waits
+until nothing is in flight (and an optional ``settled`` predicate holds), runs final safety syncs
+(as many as the engine needs to verify an absence: ``sync.missing_snapshots`` over
+``sync.missing_min_s``) and a final fill fetch so the engine ends consistent with the exchange,
+waits again, and cancels the task group.
 
-**Ours to cancel**: a listed order of our coin, whatever its local state (tracked, orphan
-candidate in its grace, aged orphan, or new to the engine: the snapshot makes it a candidate,
-cancelled by oid), whose cloid carries our namespace, **or** any listed order when
-``orders.orphan_policy`` is not ``ignore`` (under which foreign orders are left alone). A
-**sweep** is up to 5 rounds 0.5 s apart of a snapshot and a cancel of what it lists, until a
-round finds none of ours left. With ``runtime.startup_cancel_all``, :meth:`Runtime.session`
-sweeps before it yields (before any quoting). Survivors are adopted: each is in the engine,
-CANCELLING or TRACKED (the exchange refused the cancel), managed by the reconciler whatever
-the orphan policy; foreign orders under ``ignore`` are left to that policy.
+**Ours to cancel**: a listed order of our coin, whatever its local state (tracked, orphan candidate
+in its grace, aged orphan, or new to the engine: the snapshot makes it a candidate, cancelled by
+oid), whose cloid carries our namespace, **or** any listed order when ``orders.orphan_policy`` is
+not ``ignore`` (under which foreign orders are left alone). A **sweep** is up to 5 rounds 0.5 s
+apart of a snapshot and a cancel of what it lists, until a round finds none of ours left. With
+``runtime.startup_cancel_all``, :meth:`Runtime.session` sweeps before it yields (before any
+quoting). Survivors are adopted: each is in the engine, CANCELLING or TRACKED (the exchange refused
+the cancel), managed by the reconciler whatever the orphan policy; foreign orders under ``ignore``
+are left to that policy.
 
 Modules
 -------
@@ -77,8 +75,7 @@ Each module of :mod:`lifecycle.runtime` owns one thing:
                        order per order, retries and the outcomes table
 ``policies``           :class:`~lifecycle.runtime.policies.RuntimePolicies`: which
                        command may go now; ``backoff`` and ``headroom`` its parts
-``callbacks``          :class:`~lifecycle.runtime.callbacks.Callbacks`: periodic and
-                       scheduled callbacks
+``callbacks``          :class:`~lifecycle.runtime.callbacks.Callbacks`: periodic, scheduled calls
 ``snapshots``          :class:`~lifecycle.runtime.snapshots.SnapshotSync`: the safety
                        sync's open-order fetches
 ``fills``              :class:`~lifecycle.runtime.fills.FillHistory` and
@@ -89,9 +86,8 @@ Each module of :mod:`lifecycle.runtime` owns one thing:
                        tasks' wake-up calls
 ``vloop``              the clock (``current_time``, ``sleep``) and the virtual-time
                        asyncio loop (``VirtualTimeLoop``, ``run_virtual``)
-``config``, ``stats``  :class:`RuntimeConfig`; :class:`RuntimeStats` and
-                       :class:`RuntimeObserver`
-``adapter``            the adapter protocol and its result types
+``config``, ``stats``  :class:`RuntimeConfig`; :class:`RuntimeStats` and :class:`RuntimeObserver`
+``adapter``            the adapter protocol, its result types and the anomaly drain
 =====================  ================================================================
 """
 
@@ -111,7 +107,12 @@ from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.events import ExchangeEvent
 from lifecycle.core.states import DISCOVERED, OURS, OrderState, Trigger
 from lifecycle.core.table import TABLE
-from lifecycle.runtime.adapter import ExchangeAdapter, HeadroomReading, HeadroomSource
+from lifecycle.runtime.adapter import (
+    ExchangeAdapter,
+    HeadroomReading,
+    HeadroomSource,
+    anomaly_drain,
+)
 from lifecycle.runtime.callbacks import Callbacks
 from lifecycle.runtime.config import RuntimeConfig
 from lifecycle.runtime.executor import Executor
@@ -214,6 +215,7 @@ class Runtime:
         self._stop_cancel_all: bool | None = None
         self._stop_settled: Callable[[], bool] | None = None
         self._closed = False
+        self._drain_anomalies = anomaly_drain(adapter, engine.anomalies)
 
     # --- the public surface ----------------------------------------------------------------
 
@@ -388,7 +390,8 @@ class Runtime:
     # --- changes to the engine ----------------------------------------------------------
 
     def _changed(self, now: float) -> None:
-        """After any change to the engine: send its commands, re-aim the timer."""
+        """After any change: record the adapter's anomalies, send commands, re-aim the timer."""
+        self._drain_anomalies()
         self._executor.notify()
         deadline = self.engine.next_deadline()
         target = self._timer_target

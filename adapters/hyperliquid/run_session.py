@@ -1,0 +1,277 @@
+"""One ``lifecycle run`` session: connect, recover or start the journal, quote, stop cleanly.
+
+Theory of operation
+-------------------
+:func:`trade` runs on a loop whose clock is Unix time (:class:`WallClockLoop`),
+so the runtime's clock, the journal's times and the exchange's milliseconds
+are one clock: a journal recovered after a reboot does not see time go back,
+and a fill catch-up's start is the exchange's ``startTime`` as it stands. The
+clock never goes backwards (a step of the system clock back holds it still).
+
+In order: the market (``meta``, and ``perpDexs`` plus the dex's ``meta`` for a
+HIP-3 coin) gives the asset, whose ``szDecimals`` must be the configuration's;
+the engine is recovered from ``--journal`` when a journal is there (the
+immediate-fill credits rebuilt from it, a fill catch-up from the journal's
+start asked for) or starts a new one; the websocket subscribes to the
+account's channels and the coin's ``bbo``; the runtime starts (its first safety
+sync at once), the quoter quotes every ``quote_interval_s``, and the dead man's
+switch is refreshed when configured.
+
+Stopping (SIGINT, SIGTERM, or ``--duration``): quoting and the switch's
+refreshes stop, the runtime cancels every order of ours (not in a dry run,
+which has none), waits for the answers, syncs until the engine agrees with the
+exchange and fetches the fills one last time; then the switch is cleared, the
+websocket closed and the journal flushed and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import httpx
+
+from lifecycle.config import LifecycleConfig
+from lifecycle.core.commands import ModifyOrder
+from lifecycle.core.ids import CloidFactory
+from lifecycle.core.states import OURS
+from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
+from lifecycle.runtime import Runtime, RuntimeConfig, current_time
+from lifecycle.runtime.fills import catch_up_start
+from lifecycle.sim.quoter import LadderQuoter
+
+from .actions import OrderTerms
+from .adapter import HyperliquidAdapter
+from .adapter_credits import credits_from_engine
+from .assets import Asset, Universe, canonical_coin, split_coin
+from .deadman import DeadMansSwitch
+from .errors import HyperliquidError
+from .keys import Credentials
+from .rest import L1ActionSigner, RestClient, RestOutcome
+from .run_market import Touch, quote_forever
+from .wire import MetaAnswer, PerpDexInfo, decode
+from .ws import WsSession, user_subscriptions, ws_url
+
+__all__ = ["JOURNAL_POLICY", "RunError", "Settings", "WallClockLoop", "trade"]
+
+log = logging.getLogger("lifecycle.hyperliquid.run")
+
+#: Every engine call's records are written before it returns (no command goes out
+#: before its record); not fsynced: a process crash loses nothing, a power loss may
+#: lose the last records.
+JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
+#: The longest wait for the websocket's first subscription.
+WS_READY_S = 20.0
+
+
+class RunError(Exception):
+    """A problem the user can fix; its message names the setting, ``status`` is the exit code."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """What :func:`trade` needs, checked by :mod:`.run`."""
+
+    config: LifecycleConfig
+    credentials: Credentials
+    url: str
+    mainnet: bool
+    journal: Path
+    dry_run: bool = False
+    duration_s: float | None = None
+
+
+class WallClockLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose clock is Unix time, never going backwards (module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = time.time()
+        # Near 1.7e9 a float's spacing is ~2.4e-7 s: a finer resolution would let a
+        # timer due now round back below the clock and spin.
+        resolution: float = getattr(self, "_clock_resolution", 1e-9)
+        object.__setattr__(self, "_clock_resolution", max(resolution, 1e-6))
+
+    def time(self) -> float:
+        """Unix time in seconds, never less than it read before."""
+        now = time.time()
+        if now > self._last:
+            self._last = now
+        return self._last
+
+
+async def load_asset(rest: RestClient, coin: str, dex: str) -> Asset:
+    """The asset ``coin`` names, from ``meta`` (and ``perpDexs`` and the dex's ``meta``).
+
+    Raises:
+        HyperliquidError: An answer is missing or unreadable, or the coin is unknown.
+    """
+    own, _ = split_coin(coin)
+    dex = dex or own
+    meta = decode(await rest.info({"type": "meta"}), MetaAnswer, "meta")
+    if not dex:
+        return Universe.from_answers(meta=meta).asset(coin)
+    dexs = decode(await rest.info({"type": "perpDexs"}), list[PerpDexInfo | None], "perpDexs")
+    dex_meta = decode(await rest.info({"type": "meta", "dex": dex}), MetaAnswer, "meta")
+    universe = Universe.from_answers(meta=meta, perp_dexs=dexs, dex_metas={dex: dex_meta})
+    return universe.asset(canonical_coin(coin, dex))
+
+
+def open_engine(settings: Settings, now: float) -> tuple[JournaledEngine, bool]:
+    """The engine: recovered from the journal directory if it holds one, else new."""
+    config = settings.config
+    if journal_path(settings.journal).exists():
+        engine = JournaledEngine.recover(settings.journal, now, config=config,
+                                         policy=JOURNAL_POLICY)
+        info = engine.recovery
+        log.info("recovered %d journaled calls from %s", info.inputs if info else 0,
+                 settings.journal)
+        return engine, True
+    cloids = CloidFactory(config.orders.namespace, run_id=int(now) % 2**32)
+    journal = Journal.in_dir(settings.journal, JOURNAL_POLICY)
+    return JournaledEngine(journal, config, cloids=cloids), False
+
+
+async def trade(settings: Settings, client: httpx.AsyncClient) -> int:
+    """Run one session until a signal or ``duration_s``; return the exit status.
+
+    Raises:
+        RunError: The market, the journal or the websocket cannot be used.
+    """
+    config, credentials = settings.config, settings.credentials
+    rest = RestClient(client, settings.url, rng=random.Random())
+    try:
+        asset = await load_asset(rest, config.market.coin, config.market.dex)
+    except HyperliquidError as exc:
+        status = 1 if "no answer" in str(exc) else 2
+        raise RunError(f"{settings.url}: {exc}", status) from None
+    if asset.sz_decimals != config.market.sz_decimals:
+        raise RunError(
+            f"market.sz_decimals is {config.market.sz_decimals} but the exchange's meta gives "
+            f"szDecimals {asset.sz_decimals} for {asset.name}: set market.sz_decimals: "
+            f"{asset.sz_decimals}"
+        )
+    engine, recovered = open_engine(settings, current_time())
+    sign = L1ActionSigner(credentials.signer, is_mainnet=settings.mainnet,
+                          vault_address=credentials.vault_address)
+    user = credentials.query_address
+    touch = Touch(rest, asset.name, fresh_s=config.reconciler.book_age_grace_s)
+    session = WsSession(ws_url(settings.url),
+                        [*user_subscriptions(user), {"type": "bbo", "coin": asset.name}],
+                        rng=random.Random())
+    runtime: Runtime | None = None
+
+    def reconnected(down_since: float) -> None:
+        if runtime is not None:
+            runtime.notify_reconnect(down_since)
+
+    def terms(cmd: ModifyOrder) -> OrderTerms | None:
+        order = engine.registry.find(cmd.cloid, cmd.oid)
+        return None if order is None else OrderTerms(side=order.side)
+
+    adapter = HyperliquidAdapter(
+        rest, sign, asset, user, stream=session, dry_run=settings.dry_run,
+        on_reconnect=reconnected, on_market=touch.on_market, terms=terms,
+    )
+    runtime = Runtime(engine, adapter, RuntimeConfig.from_config(config))
+    rest.on_rate_limited = _backoff_hook(runtime)
+    if recovered:
+        now = current_time()
+        adapter.codec.credits.restore(credits_from_engine(engine, now))
+        since = engine.recovery.first_at if engine.recovery is not None else None
+        runtime.catch_up(now if since is None else catch_up_start(engine, since, now))
+    try:
+        return await _serve(settings, engine, runtime, adapter, session, touch, rest, sign)
+    finally:
+        engine.close()
+
+
+async def _serve(
+    settings: Settings,
+    engine: JournaledEngine,
+    runtime: Runtime,
+    adapter: HyperliquidAdapter,
+    session: WsSession,
+    touch: Touch,
+    rest: RestClient,
+    sign: L1ActionSigner,
+) -> int:
+    config = settings.config
+    quoting = config.quoting
+    quoter = LadderQuoter(levels=quoting.levels, offset_bps=_dec(quoting.offset_bps),
+                          spacing_bps=_dec(quoting.spacing_bps), size=_dec(quoting.size))
+    deadman = None
+    if config.exchange.schedule_cancel:
+        if settings.dry_run:
+            log.info("dry run: the dead man's switch is not armed")
+        else:
+            deadman = DeadMansSwitch(rest, sign, after_s=config.exchange.schedule_cancel_after_s)
+    stop = anyio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with session:
+            with anyio.move_on_after(WS_READY_S) as waited:
+                await session.wait_ready()
+            if waited.cancelled_caught:
+                raise RunError(f"{session.url}: no websocket connection within {WS_READY_S:g} s",
+                               1)
+            async with anyio.create_task_group() as tg:
+                await tg.start(runtime.run)
+                helpers = anyio.CancelScope()
+
+                async def helping() -> None:
+                    with helpers:
+                        async with anyio.create_task_group() as inner:
+                            inner.start_soon(quote_forever, runtime, engine, quoter, touch,
+                                             quoting.quote_interval_s)
+                            if deadman is not None:
+                                inner.start_soon(deadman.run)
+
+                tg.start_soon(helping)
+                log.info("quoting %s every %g s%s", adapter.asset.name,
+                         quoting.quote_interval_s, " (dry run)" if settings.dry_run else "")
+                limit = math.inf if settings.duration_s is None else settings.duration_s
+                with anyio.move_on_after(limit):
+                    await stop.wait()
+                log.info("stopping: cancelling our orders and syncing")
+                helpers.cancel()
+                runtime.stop(cancel_all=not settings.dry_run)
+            if deadman is not None:
+                await deadman.clear()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    left = [o for o in engine.registry if o.state in OURS]
+    log.info("stopped: %d fills, position %s, %d order(s) of ours left", engine.ledger.fills,
+             engine.position, len(left))
+    return 0
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def _backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:
+    """Tell the runtime's backoff of every rate-limited ``/info`` try (``/exchange``'s
+    refusals reach it through the results)."""
+
+    def heard(outcome: RestOutcome) -> None:
+        if outcome.endpoint == "info":
+            runtime.policies.refused(current_time())
+
+    return heard

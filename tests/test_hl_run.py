@@ -1,0 +1,221 @@
+"""``lifecycle run`` end to end: a real process against ``lifecycle loopback`` on 127.0.0.1.
+
+The loopback runs in a child process (faults ``none``, one registered account);
+``lifecycle run`` runs in another, as a user runs it, with the key in its
+environment. The checks read the loopback's own answers (``openOrders``,
+``clearinghouseState``, ``userRateLimit``), never the bot's word alone: after
+SIGTERM nothing of ours rests and the bot's final position is the exchange's.
+The waits are conditions with generous timeouts, only as safety nets.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from loopback_helpers import ADDRESS, KEY, wait_for
+
+RUN = [sys.executable, "-m", "lifecycle.adapters.hyperliquid.run"]
+LOOPBACK = [sys.executable, "-m", "lifecycle.adapters.hyperliquid.loopback.cli"]
+KEY_ENV = "HL_TEST_KEY"
+CONFIG = """\
+market:
+  coin: BTC
+  sz_decimals: {sz_decimals}
+quoting:
+  levels: 2
+  offset_bps: 1.0
+  size: 0.0005
+  quote_interval_s: 0.5
+sync:
+  interval_s: 1.0
+  snapshot_max_age_s: 2.0
+  missing_snapshots: 2
+  missing_min_s: 2.0
+exchange:
+  signer_env: {key_env}
+  schedule_cancel: true
+  schedule_cancel_after_s: 15
+"""
+#: Generous: a run stops within a few seconds of its SIGTERM.
+STOP_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def loopback(tmp_path: Path) -> Iterator[str]:
+    """A loopback exchange in a child process; yields its URL."""
+    with (tmp_path / "loopback.err").open("w") as err:
+        child = subprocess.Popen(
+            [*LOOPBACK, "--port", "0", "--faults", "none", "--seed", "3", "--account", ADDRESS],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+    try:
+        assert child.stdout is not None
+        found = re.fullmatch(r"listening on (http://\S+)\n", child.stdout.readline())
+        assert found, "the loopback did not say where it listens"
+        yield found.group(1)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=STOP_TIMEOUT_S)
+
+
+def config_file(tmp_path: Path, sz_decimals: int = 5) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(sz_decimals=sz_decimals, key_env=KEY_ENV))
+    return path
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "HYPERLIQUID" not in k}
+    env.update(extra)
+    return env
+
+
+class Bot:
+    """One ``lifecycle run`` process, its output in files."""
+
+    def __init__(self, tmp_path: Path, name: str, *args: str, key: str | None = KEY) -> None:
+        self.out = tmp_path / f"{name}.out"
+        self.err = tmp_path / f"{name}.err"
+        env = environment(**({KEY_ENV: key} if key is not None else {}))
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.child = subprocess.Popen([*RUN, *args], stdout=out, stderr=err, env=env,
+                                          cwd=tmp_path)
+
+    def stop(self) -> int:
+        self.child.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    def wait(self) -> int:
+        try:
+            return self.child.wait(timeout=STOP_TIMEOUT_S)
+        finally:
+            if self.child.poll() is None:
+                self.child.kill()
+                self.child.wait()
+
+    @property
+    def log(self) -> str:
+        return self.err.read_text()
+
+    def final_position(self) -> Decimal:
+        found = re.findall(r"stopped: \d+ fills, position (\S+), 0 order\(s\) of ours left",
+                           self.log)
+        assert found, self.log[-3000:]
+        return Decimal(found[-1])
+
+
+def info(url: str, body: dict[str, Any]) -> Any:
+    return httpx.post(f"{url}/info", json=body, timeout=30.0).json()
+
+
+def resting(url: str) -> list[Any]:
+    orders: list[Any] = info(url, {"type": "openOrders", "user": ADDRESS, "dex": ""})
+    return orders
+
+
+def exchange_position(url: str) -> Decimal:
+    state = info(url, {"type": "clearinghouseState", "user": ADDRESS})
+    sizes = [Decimal(p["position"]["szi"]) for p in state["assetPositions"]
+             if p["position"]["coin"] == "BTC"]
+    return sum(sizes, Decimal(0))
+
+
+def fills_position(url: str) -> Decimal:
+    fills = info(url, {"type": "userFills", "user": ADDRESS})
+    return sum((Decimal(f["sz"]) * (1 if f["side"] == "B" else -1) for f in fills), Decimal(0))
+
+
+def key_encodings() -> list[bytes]:
+    digits = KEY.removeprefix("0x")
+    raw = bytes.fromhex(digits)
+    texts = [digits, digits.upper(), "0x" + digits, "0X" + digits.upper()]
+    encoded = [t.encode() for t in texts]
+    encoded += [base64.b64encode(raw), base64.urlsafe_b64encode(raw), base64.b32encode(raw),
+                base64.b64encode(digits.encode()), raw]
+    return encoded
+
+
+def test_run_quotes_stops_on_sigterm_with_nothing_resting_and_restarts_from_its_journal(
+    tmp_path: Path, loopback: str
+) -> None:
+    config = config_file(tmp_path)
+    args = ("--config", str(config), "--url", loopback, "--journal", "journal",
+            "--log-level", "DEBUG")
+    first = Bot(tmp_path, "first", *args)
+    wait_for(lambda: len(resting(loopback)) >= 4 or first.child.poll() is not None)
+    wait_for(lambda: "safety sync BTC: 4 exchange orders, 4 working" in first.log)
+    assert first.stop() == 0, first.log[-3000:]
+    assert resting(loopback) == []
+    assert first.final_position() == exchange_position(loopback) == fills_position(loopback)
+    assert "dead man's switch not available" in first.log  # the volume gate, logged
+    assert (tmp_path / "journal" / "journal.jsonl").exists()
+
+    again = Bot(tmp_path, "again", *args)
+    wait_for(lambda: "recovered" in again.log and len(resting(loopback)) >= 4)
+    assert again.stop() == 0, again.log[-3000:]
+    assert resting(loopback) == []
+    assert again.final_position() == exchange_position(loopback)
+
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+               and p.name != "loopback.err" and p.suffix != ".yaml"]
+    assert any(b"journal" in w or b"sync" in w for w in written)
+    for encoding in key_encodings():
+        assert not any(encoding in w for w in written), encoding
+    for text in (first.log, again.log):
+        assert "Traceback" not in text
+
+
+def test_a_dry_run_signs_and_sends_no_exchange_request(tmp_path: Path, loopback: str) -> None:
+    used = info(loopback, {"type": "userRateLimit", "user": ADDRESS})["nRequestsUsed"]
+    bot = Bot(tmp_path, "dry", "--config", str(config_file(tmp_path)), "--url", loopback,
+              "--journal", "dry", "--dry-run", "--duration", "2")
+    assert bot.wait() == 0, bot.log[-3000:]
+    assert re.search(r"dry run: order of \d+ signed with nonce \d+, not sent", bot.log)
+    assert info(loopback, {"type": "userRateLimit", "user": ADDRESS})["nRequestsUsed"] == used
+    assert resting(loopback) == []
+
+
+def test_an_sz_decimals_that_differs_from_meta_names_both_values(
+    tmp_path: Path, loopback: str
+) -> None:
+    bot = Bot(tmp_path, "sz", "--config", str(config_file(tmp_path, sz_decimals=4)), "--url",
+              loopback, "--journal", "sz")
+    assert bot.wait() == 2
+    assert "market.sz_decimals is 4 but the exchange's meta gives szDecimals 5" in bot.log
+    assert "Traceback" not in bot.log
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("case", ["no key", "no config", "unreachable", "mainnet url"])
+def test_user_errors_are_one_clear_line_without_a_traceback(tmp_path: Path, case: str) -> None:
+    config = str(config_file(tmp_path))
+    url = f"http://127.0.0.1:{closed_port()}"
+    args, key, status, words = {
+        "no key": ((config, url), None, 2, f"environment variable {KEY_ENV} is not set"),
+        "no config": ((str(tmp_path / "none.yaml"), url), KEY, 2, "file not found"),
+        "unreachable": ((config, url), KEY, 1, "no answer after"),
+        "mainnet url": ((config, "https://api.hyperliquid.xyz"), KEY, 2,
+                        "exchange.network is testnet"),
+    }[case]
+    bot = Bot(tmp_path, "bad", "--config", args[0], "--url", args[1], "--journal", "j", key=key)
+    assert bot.wait() == status
+    assert words in bot.log and "Traceback" not in bot.log
+    assert not (tmp_path / "j").exists() or case == "unreachable"
