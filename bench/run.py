@@ -53,6 +53,11 @@ Keys, by the module that measures them (its docstring documents each exactly)
     SDK's ``sign_l1_action`` on the same action in the same run, and
     ``hl_sdk_sign_ratio`` its cost over ours. The SDK keys are skipped, the
     reason logged, when the SDK is not importable.
+``hyperliquid_ws``
+    ``ws_fill_to_request_us`` (p50) and ``ws_fill_to_request_p90_us``: a fill
+    arriving over the websocket at the Hyperliquid adapter, from the adapter
+    taking the message until the signed re-quote it causes is handed to the
+    HTTP transport, through the loopback exchange in the same process.
 ``recovery``
     ``recover_ms``: one restart recovery of a 1,000,000-record journal with
     checkpoints at the default interval (``recover_ms`` of ``bench/recovery.py``,
@@ -83,8 +88,9 @@ Targets
 cost over ours, run alternately in the same process); ``sim_speedup`` >= 2000;
 ``reconcile_us_2x25_steady`` <= 150; ``reconcile_us_2x25_modify`` <= 400;
 ``sync_ms_5000`` <= 10; ``recover_ms`` <= 1000; ``event_ratio_100k_to_1k`` <= 1.5;
-``bytes_per_order`` <= 1024; ``hl_sign_us`` <= 100. ``lifecycle_us_per_order`` has no
-absolute target: the ratios to NautilusTrader hold on machines of any speed.
+``bytes_per_order`` <= 1024; ``hl_sign_us`` <= 100; ``ws_fill_to_request_us`` <= 1000.
+``lifecycle_us_per_order`` has no absolute target: the ratios to NautilusTrader hold on
+machines of any speed.
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ from engine import RUNS_LIFECYCLE, measure_lifecycle
 from hyperliquid_sign import RUNS as RUNS_HL_SIGN
 from hyperliquid_sign import measure as measure_hl_sign
 from hyperliquid_sign import sdk_skip_reason
+from hyperliquid_ws import SAMPLES as SAMPLES_HL_WS
+from hyperliquid_ws import measure as measure_hl_ws
 from measure import Measurement, log, log_to_stderr, measure
 from peers import PEERS, measure_peers, peer_versions, skip_reason
 from policy import measure_policy
@@ -144,6 +152,7 @@ TARGETS: dict[str, float] = {
     "event_ratio_100k_to_1k": 1.5,
     "bytes_per_order": 1024.0,
     "hl_sign_us": 100.0,
+    "ws_fill_to_request_us": 1000.0,
 }
 #: The targets that are floors (the value must be at least the target); the others are ceilings.
 AT_LEAST: frozenset[str] = frozenset({"nautilus_fsm_ratio", "nautilus_exec_ratio", "sim_speedup"})
@@ -173,6 +182,8 @@ KEYS: tuple[tuple[str, int, str], ...] = (
     ("hl_sign_us", 3, "us"),
     ("hl_sdk_sign_us", 3, "us"),
     ("hl_sdk_sign_ratio", 3, "x"),
+    ("ws_fill_to_request_us", 1, "us"),
+    ("ws_fill_to_request_p90_us", 1, "us"),
 )
 
 _NAUTILUS_KEYS = (
@@ -284,6 +295,8 @@ def main() -> int:
     for key in ("hl_sdk_sign_us", "hl_sdk_sign_ratio"):
         if key not in results:
             skipped[key] = sdk_skip_reason() or "not measured"
+    log(f"hyperliquid_ws: {SAMPLES_HL_WS} fills through the loopback, each until its re-quote")
+    record(measure_hl_ws(SAMPLES_HL_WS), 1, announce=True)
 
     versions = {
         "python": platform.python_version(),

@@ -29,7 +29,10 @@ from lifecycle.core.order import Order
 from lifecycle.core.states import OrderState
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-MODULES = ("measure", "engine", "baselines", "population", "simulation", "run")
+MODULES = (
+    "measure", "engine", "baselines", "population", "simulation", "hyperliquid_sign",
+    "hyperliquid_ws", "run",
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +107,13 @@ def test_library_baselines_run_their_path(bench: SimpleNamespace) -> None:
 
 def test_simulation_measurement_runs(bench: SimpleNamespace) -> None:
     assert bench.simulation.sim_run(5.0) > 0
+
+
+def test_hyperliquid_measurements_run(bench: SimpleNamespace) -> None:
+    signed = bench.hyperliquid_sign.measure(1)
+    assert signed["hl_sign_us"] > 0
+    fills = bench.hyperliquid_ws.measure(samples=3)
+    assert 0 < fills["ws_fill_to_request_us"] <= fills["ws_fill_to_request_p90_us"]
 
 
 def test_check_lifecycle_catches_an_order_left_alive(bench: SimpleNamespace) -> None:

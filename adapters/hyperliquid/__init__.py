@@ -30,6 +30,13 @@ if TYPE_CHECKING:
         order_action,
         schedule_cancel_action,
     )
+    from .adapter import (
+        DRY_RUN_ERROR,
+        HyperliquidAdapter,
+    )
+    from .adapter_credits import (
+        credits_from_engine,
+    )
     from .assets import (
         Asset,
         AssetKind,
@@ -42,6 +49,9 @@ if TYPE_CHECKING:
     )
     from .codec import (
         Codec,
+    )
+    from .deadman import (
+        DeadMansSwitch,
     )
     from .errors import (
         HyperliquidError,
@@ -111,6 +121,10 @@ if TYPE_CHECKING:
 
 # Public name -> the submodule that defines it.
 _WHERE: dict[str, str] = {
+    "DRY_RUN_ERROR": "adapter",
+    "HyperliquidAdapter": "adapter",
+    "credits_from_engine": "adapter_credits",
+    "DeadMansSwitch": "deadman",
     "ActionSigner": "rest",
     "Asset": "assets",
     "AssetKind": "assets",
@@ -173,6 +187,7 @@ _WHERE: dict[str, str] = {
 }
 
 __all__ = [
+    "DRY_RUN_ERROR",
     "ActionSigner",
     "Asset",
     "AssetKind",
@@ -180,7 +195,9 @@ __all__ = [
     "Codec",
     "Credentials",
     "CreditsState",
+    "DeadMansSwitch",
     "FillCredits",
+    "HyperliquidAdapter",
     "HyperliquidError",
     "InfoRefused",
     "InfoUnavailable",
@@ -215,6 +232,7 @@ __all__ = [
     "cancel_groups",
     "canonical_coin",
     "classify",
+    "credits_from_engine",
     "load_credentials",
     "nonce_source_for",
     "noop_action",
