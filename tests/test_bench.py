@@ -260,6 +260,12 @@ def test_main_writes_every_key_and_the_reasons_it_skipped(
         made_up("reconcile_us_2x25_steady", "reconcile_us_2x25_modify", "sync_ms_5000"),
     )
     monkeypatch.setattr(run, "measure_peers", made_up("lifecycle_fsm_equiv_us_per_order"))
+    monkeypatch.setattr(
+        run, "measure_hl_sign", made_up("hl_sign_us", "hl_sdk_sign_us", "hl_sdk_sign_ratio")
+    )
+    monkeypatch.setattr(
+        run, "measure_hl_ws", made_up("ws_fill_to_request_us", "ws_fill_to_request_p90_us")
+    )
     monkeypatch.setattr(run, "skip_reason", lambda module: f"{module} is not installed")
     monkeypatch.setattr(run, "recovery_runner", lambda: (None, "recovery.py is absent"))
     monkeypatch.setattr(run, "log_to_stderr", lambda: None)
