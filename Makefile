@@ -34,9 +34,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 # The layer contracts live in setup.cfg ([importlinter]).
-# The suite must fire every legal edge of the lifecycle table (transition coverage).
+# The suite must fire every legal edge of the lifecycle table (transition coverage), and
+# notice every one of them removed or retargeted (transition mutation testing).
 test: $(STAMP) dot chromium lint
-	$(BIN)/pytest --lifecycle-cov-fail-under=100
+	$(BIN)/pytest --lifecycle-cov-fail-under=100 --lifecycle-mutate-fail-under=100
 
 demo: $(STAMP) dot
 	$(BIN)/lifecycle diagram --out diagrams

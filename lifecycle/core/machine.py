@@ -17,7 +17,9 @@ Theory of operation
 
 With ``verify=True`` every fire also runs through the ``transitions`` machine on
 the order itself (which then writes the state), and any disagreement between
-the two raises. The test suite runs that way; production need not.
+the two raises. The test suite runs that way; production need not. A trigger
+that no row names is refused by both (a table mutated by the mutation tests of
+:mod:`lifecycle.review.mutation` may lack one).
 
 An illegal trigger raises :class:`~lifecycle.core.errors.IllegalTransition` and
 changes nothing: state, history and timestamps are written only after the row
@@ -228,8 +230,14 @@ class OrderMachine:
 
     def _verify(self, order: Order, trigger: Trigger, dest: OrderState | None) -> None:
         source = order.state
+        # A trigger that names no row at all has no event in the machine of
+        # record, which then refuses it like any illegal trigger (a table may
+        # lack one: a mutated table, see lifecycle.review.mutation).
+        event = self.record.events.get(trigger.value)
         try:
-            self.record.events[trigger.value].trigger(order)
+            if event is None:
+                raise MachineError(f"no row has the trigger {trigger.value}")
+            event.trigger(order)
         except MachineError:
             if dest is not None:
                 raise MachineDisagreement(

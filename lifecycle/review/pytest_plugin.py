@@ -1,8 +1,11 @@
-"""The pytest plugin: transition coverage of a test session.
+"""The pytest plugin: transition coverage and transition mutation testing of a session.
 
 Installed with the package through the ``pytest11`` entry point, so any
-project that installs ``order-lifecycle`` has it. Collection is off unless
-asked for, on the command line or as ini keys of the same names:
+project that installs ``order-lifecycle`` has it. Everything is off unless
+asked for, on the command line or as ini keys of the same names (dashes
+become underscores: ``lifecycle_cov_fail_under = 100``).
+
+Transition coverage:
 
 ``--lifecycle-cov``
     Record every edge fired by every machine during the session (those built
@@ -16,6 +19,31 @@ asked for, on the command line or as ini keys of the same names:
     red; the format is the suffix (``.svg`` or ``.png``).
 
 Each of the last three turns collection on by itself.
+
+Transition mutation testing (:mod:`lifecycle.review.mutation` explains it):
+
+``--lifecycle-mutate``
+    After the tests, break every legal edge in turn (removed from the table,
+    then retargeted to another destination), run again the tests that reached
+    it, and report the edges whose breakage no test notices ("reached but
+    never checked"), with the tests that reach them, and the mutation score.
+``--lifecycle-mutate-fail-under=PCT``
+    Fail the session when less than PCT % of the mutations were caught (or
+    when some could not be judged).
+``--lifecycle-mutate-json=PATH``
+    Write the mutation report as JSON.
+``--lifecycle-mutate-exclude=PATTERN``
+    Never run tests whose node id matches PATTERN against a mutation
+    (repeatable; ini: ``lifecycle_mutate_exclude``, one pattern a line). The
+    ``lifecycle_no_mutate`` marker does the same for one test.
+``--lifecycle-mutate-jobs=N``
+    Mutations run at once (default 1; ``auto``: one per CPU).
+``--lifecycle-mutate-timeout=SECONDS``
+    Time a test may take against a mutation on top of ten times its normal
+    duration (default 60); a test that hangs catches the mutation.
+
+The first three turn the pass on by itself. The pass runs only when every test
+passed; ``-v`` lists every mutation and every test reaching an unchecked edge.
 """
 
 from __future__ import annotations
@@ -25,6 +53,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.review.coverage import CoverageReport, TransitionCoverage
+from lifecycle.review.mutation_plugin import MARKER, MutationPass, add_options
 
 __all__ = [
     "pytest_addoption",
@@ -35,6 +64,10 @@ __all__ = [
 ]
 
 _KEY = pytest.StashKey["_Collector"]()
+_MARKER_HELP = (
+    f"{MARKER}: never run this test against a mutated lifecycle table "
+    "(for tests that notice any change of the table by construction)"
+)
 
 
 class _Collector:
@@ -49,8 +82,8 @@ class _Collector:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add the ``--lifecycle-cov*`` options and their ini keys."""
-    group = parser.getgroup("lifecycle", "order lifecycle transition coverage")
+    """Add the ``--lifecycle-cov*`` and ``--lifecycle-mutate*`` options and their ini keys."""
+    group = parser.getgroup("lifecycle", "order lifecycle transition coverage and mutation")
     group.addoption(
         "--lifecycle-cov", action="store_true", default=None,
         help="record which lifecycle transitions the tests fire and report them",
@@ -71,6 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lifecycle_cov_fail_under", "minimum transition coverage in %", default="")
     parser.addini("lifecycle_cov_json", "path of the coverage JSON report", default="")
     parser.addini("lifecycle_cov_diagram", "path of the coverage diagram", default="")
+    add_options(group, parser)
 
 
 def _setting(config: pytest.Config, name: str) -> str:
@@ -81,7 +115,19 @@ def _setting(config: pytest.Config, name: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start collecting when any ``--lifecycle-cov*`` option or ini key asks for it."""
+    """Start what the ``--lifecycle-cov*`` and ``--lifecycle-mutate*`` options ask for."""
+    config.addinivalue_line("markers", _MARKER_HELP)
+    mutation = MutationPass.from_config(config)
+    _configure_coverage(config)
+    if mutation is not None:
+        collector = config.stash.get(_KEY, None)
+        if collector is not None:
+            mutation.quiet_others = collector.coverage.stop
+        mutation.start()
+        config.pluginmanager.register(mutation, "lifecycle-mutation")
+
+
+def _configure_coverage(config: pytest.Config) -> None:
     fail_under_text = _setting(config, "lifecycle_cov_fail_under")
     json_path = _setting(config, "lifecycle_cov_json")
     diagram_path = _setting(config, "lifecycle_cov_diagram")
