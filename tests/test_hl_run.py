@@ -26,8 +26,8 @@ import httpx
 import pytest
 from loopback_helpers import ADDRESS, KEY, wait_for
 
-RUN = [sys.executable, "-m", "lifecycle.adapters.hyperliquid.run"]
-LOOPBACK = [sys.executable, "-m", "lifecycle.adapters.hyperliquid.loopback.cli"]
+RUN = [sys.executable, "-m", "lifecycle", "run"]
+LOOPBACK = [sys.executable, "-m", "lifecycle", "loopback"]
 KEY_ENV = "HL_TEST_KEY"
 CONFIG = """\
 market:

@@ -10,22 +10,38 @@ budget of values (:data:`MAX_VALUES`) and refuses either shape with a
 :class:`~lifecycle.config.model.ConfigProblem`, before anything is constructed.
 It also reports every key that a mapping repeats (YAML would keep the last value
 silently).
+
+YAML 1.1, which PyYAML reads, takes a number with an exponent only with a dot
+and a signed exponent: ``1.0e+3`` is a float, ``1e3`` and ``1.0e3`` are text.
+:func:`number_as_text` recognises such text, so that the loader can say why a
+number key got a string instead of only that it did.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Final
 
 import yaml
 
 from lifecycle.config.model import ConfigProblem
 
-__all__ = ["MAX_VALUES", "ROOT", "describe_yaml_error", "duplicate_keys", "read_document"]
+__all__ = [
+    "MAX_VALUES",
+    "ROOT",
+    "describe_yaml_error",
+    "duplicate_keys",
+    "number_as_text",
+    "read_document",
+]
 
 #: The most values (scalars, sequences and mappings, aliases expanded) a document may hold.
 MAX_VALUES: Final = 10_000
 #: The key path of the document itself.
 ROOT: Final = "<root>"
+#: Text that reads as a number to a person (and to Python's ``float``), not to YAML 1.1.
+_NUMBER_TEXT: Final = re.compile(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def read_document(text: str) -> tuple[object, list[ConfigProblem]]:
@@ -127,3 +143,44 @@ def describe_yaml_error(exc: yaml.YAMLError) -> str:
             what = f"{what} ({exc.context})"
         return f"invalid YAML at {where}: {what}"
     return f"invalid YAML: {' '.join(str(exc).split())}"
+
+
+def number_as_text(value: object, *, integer: bool = False) -> str | None:
+    """Why a string a person wrote as a number is a string, and how to write it.
+
+    Args:
+        value: A value the document holds where a number is due.
+        integer: Whether the key takes an integer.
+
+    Returns:
+        A hint starting with ``"; "`` (to follow a type problem's message) when
+        ``value`` is text that spells a finite number, such as ``"1e3"``; None
+        for anything else.
+    """
+    if not isinstance(value, str) or _NUMBER_TEXT.fullmatch(value.strip()) is None:
+        return None
+    try:
+        number = float(value.replace("_", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    text = value.strip()
+    # The text matched _NUMBER_TEXT (digits, dots, signs, e): a plain scalar, safe to read.
+    if not isinstance(yaml.safe_load(text), str):
+        # Unquoted, YAML would read it as a number: it was quoted (or built in code).
+        return f"; {text} in quotes is text: write the number without quotes"
+    if integer and number.is_integer():
+        way = f"{int(number)}"
+    else:
+        mantissa, _, exponent = f"{number:e}".partition("e")
+        mantissa = mantissa.rstrip("0")
+        if mantissa.endswith("."):
+            mantissa += "0"
+        scientific = f"{mantissa}e{int(exponent):+d}"
+        plain = repr(number)
+        way = scientific if "e" in plain else f"{plain} or {scientific}"
+    return (
+        f"; YAML reads {text} as text, not a number (an exponent needs a dot "
+        f"and a sign): write {way}"
+    )

@@ -10,7 +10,12 @@ Validation never stops at the first mistake: :func:`parse_config` collects every
 combinations of keys) and raises them together in one :class:`ConfigError`, each as a
 :class:`ConfigProblem` naming the dotted key path, e.g. ``orders.protection_s`` or
 ``reconciler.level_tolerance_bps[1]``. :func:`check_config` returns the same problems as a
-list instead of raising, for command-line checks (``lifecycle check-config PATH``).
+list instead of raising, for command-line checks (``lifecycle check-config PATH``);
+:func:`parse_config_text` reads a document given as text (``check-config -``, stdin).
+
+A number written in a form YAML 1.1 reads as text (``1e3``: no dot, no exponent
+sign) is refused like any text where a number is due, and the problem says why
+and how to write it (:func:`~lifecycle.config.document.number_as_text`).
 
 Typical use::
 
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-from lifecycle.config.document import ROOT, read_document
+from lifecycle.config.document import ROOT, number_as_text, read_document
 from lifecycle.config.model import (
     LifecycleConfig,
     MarketConfig,
@@ -44,7 +49,7 @@ from lifecycle.config.problems import ConfigError, ConfigProblem
 from lifecycle.config.rules import Problems, check_combinations, check_value, closest, describe
 from lifecycle.config.trading import ExchangeConfig, QuotingConfig
 
-__all__ = ["check_config", "load_config", "parse_config"]
+__all__ = ["check_config", "load_config", "parse_config", "parse_config_text"]
 
 
 def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
@@ -74,6 +79,22 @@ def load_config(path: str | os.PathLike[str]) -> LifecycleConfig:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         problem = ConfigProblem("<file>", f"cannot read file: {reason}")
         raise ConfigError(source, [problem]) from exc
+    return parse_config_text(text, source=source)
+
+
+def parse_config_text(text: str, *, source: str = "<config>") -> LifecycleConfig:
+    """Read and validate the text of a YAML configuration (``lifecycle check-config -``).
+
+    Args:
+        text: The YAML document.
+        source: Where it came from, used in the error message.
+
+    Returns:
+        The validated configuration, as :func:`load_config` returns it.
+
+    Raises:
+        ConfigError: Every problem :func:`load_config` would raise but a missing file.
+    """
     data, duplicates = read_document(text)
     if duplicates and data is None:  # unreadable: syntax, recursion or size
         raise ConfigError(source, duplicates)
@@ -215,7 +236,33 @@ def _parse_section(section: str, raw: object, out: Problems) -> dict[str, object
         if not isinstance(key, str) or key not in values:
             out.add(path, _unknown_key_message(section, key))
             continue
+        before = len(out.items)
         checked = check_value(path, key, value, _DEFAULTS[section][key], out)
         if checked is not None:
             values[key] = checked
+        elif len(out.items) > before:
+            _explain_text_numbers(out, before, path, value)
     return values
+
+
+def _explain_text_numbers(out: Problems, first: int, path: str, value: object) -> None:
+    """Add to each type problem from ``first`` on why YAML read its number as text.
+
+    The value of ``path``, or one item of it (``path[i]``), may be a number a person
+    wrote that YAML 1.1 reads as a string (``1e3``); the problem then says so.
+    """
+    for index in range(first, len(out.items)):
+        problem = out.items[index]
+        integer = problem.message.startswith("expected an integer")
+        if not (integer or problem.message.startswith("expected a number")):
+            continue
+        raw: object = value
+        if problem.path != path:
+            item = problem.path.removeprefix(f"{path}[").removesuffix("]")
+            if not (isinstance(value, list) and item.isdigit() and int(item) < len(value)):
+                continue
+            raw = value[int(item)]
+        hint = number_as_text(raw, integer=integer)
+        if hint is not None:
+            out.items[index] = ConfigProblem(problem.path, problem.message + hint,
+                                             problem.severity)

@@ -22,6 +22,10 @@ not applied, and a status query is sent to learn the truth.
 
 Fills move the position exactly once per trade id, known order or not
 (:class:`~lifecycle.engine.ledger.FillLedger`).
+
+A wrong argument type (``side="buy"``, ``price=100.5``, ``Engine("config.yaml")``)
+raises a ``TypeError`` naming the argument before anything changes: one class
+comparison per argument, messages in :mod:`lifecycle.engine.arguments`.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from lifecycle.core.machine import OrderMachine
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.core.timers import StateTimers
+from lifecycle.engine.arguments import as_cloid, check_order_arguments, config_error, shown
 from lifecycle.engine.interpret import Interpreter
 from lifecycle.engine.ledger import FillLedger
 from lifecycle.engine.registry import OrderRegistry
@@ -97,6 +102,10 @@ class Engine:
         cloids: CloidFactory | None = None,
         verify: bool = False,
     ) -> None:
+        if config is not None and not isinstance(config, LifecycleConfig):
+            raise TypeError(config_error(config))
+        if cloids is not None and not isinstance(cloids, CloidFactory):
+            raise TypeError(f"Engine(cloids=...) takes a CloidFactory, got {shown(cloids)}")
         self.config = config if config is not None else LifecycleConfig()
         orders = self.config.orders
         self.cloids = cloids if cloids is not None else CloidFactory(orders.namespace)
@@ -195,12 +204,23 @@ class Engine:
 
         The order moves to EXPECTED when the placement is drained with
         :meth:`commands_to_send` (drained commands count as sent).
+
+        Raises:
+            TypeError: ``side`` is not a :class:`~lifecycle.core.order.Side`,
+                ``price`` or ``size`` not a ``Decimal``, ``now`` not a number of
+                seconds, or ``cloid`` not a cloid (nothing changes).
+            ValueError: ``price`` or ``size`` not > 0, or ``cloid`` taken.
         """
+        if (side.__class__ is not Side or price.__class__ is not Decimal
+                or size.__class__ is not Decimal or now.__class__ is not float):
+            check_order_arguments("place", side=side, price=price, size=size, now=now)
         if not now >= self._now:  # NaN is neither: refused too
             self._went_back(now)
         self._now = now
         if cloid is None:
             cloid = self.cloids.next()
+        elif cloid.__class__ is not Cloid:
+            cloid = as_cloid(cloid)
         order = self._new_order(cloid, side, price, size, now)
         self.registry.add(order)
         self._outbox.append(PlaceOrder(cloid=cloid, side=side, price=price, size=size))
@@ -249,14 +269,23 @@ class Engine:
         failed before its acknowledgement has no oid).
 
         Raises:
+            TypeError: ``price`` or ``size`` is not a ``Decimal``, or ``now`` not
+                a number of seconds (nothing changes).
+            ValueError: ``price`` or ``size`` not > 0 (nothing changes).
             UnknownOrder: No such order.
             IllegalTransition: The order cannot be modified in its state.
         """
+        if (price.__class__ is not Decimal or size.__class__ is not Decimal
+                or now.__class__ is not float):
+            check_order_arguments("modify", price=price, size=size, now=now)
         self._advance(now)
         order = self._local(key)
+        # Built before the move: the command checks price and size, and a refused
+        # one must leave the order as it was.
+        command = ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size)
         self._fire(order, T.MODIFY_REQUEST, now)
         order.requested = (price, size)
-        self._outbox.append(ModifyOrder(cloid=order.cloid, oid=order.oid, price=price, size=size))
+        self._outbox.append(command)
         return order
 
     # --- driving ---------------------------------------------------------------------
@@ -437,7 +466,15 @@ class Engine:
             if key not in self.registry:
                 raise UnknownOrder(key.label)
             return key
-        return self.registry.get(key)
+        try:
+            return self.registry.get(key)
+        except UnknownOrder:
+            if isinstance(key, str | int):
+                raise
+            raise TypeError(
+                f"an order is named by an Order, a cloid (str) or an oid (int), "
+                f"got {shown(key)}"
+            ) from None
 
     def _advance(self, now: float) -> None:
         if not now >= self._now:  # NaN is neither: refused too

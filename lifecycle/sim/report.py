@@ -26,10 +26,15 @@ refused_remote_events          exchange messages the table refused (every late o
 
 Every counter must be 0 on every fault profile. A non-zero counter comes with
 a few examples (``findings``), each quoting the order's recent transitions.
+
+The text (:meth:`SimulationReport.text`) and the JSON
+(:meth:`SimulationReport.to_json`, keys :data:`JSON_KEYS`) carry the same
+figures; a run stopped early (Ctrl-C) says where it stopped in both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -83,14 +88,34 @@ INVARIANTS: tuple[str, ...] = (
 )
 #: The keys of :meth:`SimulationReport.to_json`, exactly.
 JSON_KEYS: tuple[str, ...] = (
-    *INVARIANTS,
-    "orders_placed",
-    "fills",
-    "orphans_cancelled",
-    "orphans_adopted",
-    "anomalies",
+    "ok",
+    "seed",
+    "faults",
+    "duration_s",
     "sim_seconds",
     "wall_seconds",
+    "interrupted_at_s",
+    *INVARIANTS,
+    "ghost_orders_at_end",
+    "findings",
+    "orders_placed",
+    "orders_modified",
+    "modify_requests",
+    "orders_canceled",
+    "cancel_requests",
+    "orders_filled",
+    "orders_exchange_canceled",
+    "orders_ended",
+    "fills",
+    "position",
+    "time_in_state",
+    "orphans_seen",
+    "orphans_adopted",
+    "orphans_canceled",
+    "anomalies",
+    "runtime",
+    "exchange_faults",
+    "restart",
 )
 #: How many examples of each non-zero counter the report keeps.
 _EXAMPLES = 5
@@ -101,7 +126,11 @@ class SimulationReport:
     """What a simulation did, and the invariant counters from the exchange's truth."""
 
     seed: int
+    #: The fault profile's name.
     faults: str
+    #: The simulated seconds of quoting asked for (``SimulationSpec.duration_s``).
+    duration_s: float
+    #: Simulated seconds the run took (quoting, then the shutdown), and wall seconds.
     sim_seconds: float
     wall_seconds: float
     #: Placements sent (PENDING -> EXPECTED).
@@ -113,8 +142,8 @@ class SimulationReport:
     cancel_requests: int
     #: Orders of ours ended, by reason (``filled``, ``canceled``, ...).
     orders_ended: dict[str, int]
-    #: Orders of ours cancelled by the exchange on its own (``marginCanceled``...).
-    orders_exchange_cancelled: int
+    #: Orders of ours canceled by the exchange on its own (``marginCanceled``...).
+    orders_exchange_canceled: int
     #: Distinct fills that moved the position, and the position.
     fills: int
     position: Decimal
@@ -123,7 +152,7 @@ class SimulationReport:
     entries_into_state: dict[str, int]
     orphans_seen: int
     orphans_adopted: int
-    orphans_cancelled: int
+    orphans_canceled: int
     #: Anomalies by kind.
     anomalies: dict[str, int]
     #: The runtime's counters, and the faults the exchange produced.
@@ -144,6 +173,9 @@ class SimulationReport:
     findings: list[str]
     #: The abrupt stop and recovery, with ``SimulationSpec.restart_at_s``.
     restart: RestartInfo | None = None
+    #: Simulated seconds into the run when a stop request (Ctrl-C) ended the
+    #: quoting early; None for a run that went its whole duration.
+    interrupted_at_s: float | None = None
 
     def counters(self) -> dict[str, int | float]:
         """The invariant counters by name."""
@@ -164,18 +196,63 @@ class SimulationReport:
             and self.position_mismatch == 0
         )
 
+    @property
+    def orders_canceled(self) -> int:
+        """Orders of ours canceled at our request (the exchange's own cancels excluded)."""
+        return self.orders_ended.get("canceled", 0) - self.orders_exchange_canceled
+
     def to_json(self) -> dict[str, Any]:
-        """The report as a JSON-ready mapping with exactly the keys :data:`JSON_KEYS`."""
-        out: dict[str, Any] = dict(self.counters())
-        out.update(
-            orders_placed=self.orders_placed,
-            fills=self.fills,
-            orphans_cancelled=self.orphans_cancelled,
-            orphans_adopted=self.orphans_adopted,
-            anomalies=dict(self.anomalies),
-            sim_seconds=round(self.sim_seconds, 3),
-            wall_seconds=round(self.wall_seconds, 3),
-        )
+        """The report as a JSON-ready mapping with exactly the keys :data:`JSON_KEYS`.
+
+        It carries every figure of :meth:`text`: counts are integers, seconds
+        floats rounded to the millisecond, the position a number, the restart
+        (or None) a mapping.
+        """
+        rt = self.runtime
+        runtime: dict[str, Any] = {
+            f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)
+        }
+        runtime["requests"] = dict(sorted(rt.requests.items()))
+        runtime["throttled_s"] = round(rt.throttled_s, 3)
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "seed": self.seed,
+            "faults": self.faults,
+            "duration_s": self.duration_s,
+            "sim_seconds": round(self.sim_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "interrupted_at_s": (
+                None if self.interrupted_at_s is None else round(self.interrupted_at_s, 3)
+            ),
+            **self.counters(),
+            "ghost_orders_at_end": self.ghost_orders_at_end,
+            "findings": list(self.findings),
+            "orders_placed": self.orders_placed,
+            "orders_modified": self.orders_modified,
+            "modify_requests": self.modify_requests,
+            "orders_canceled": self.orders_canceled,
+            "cancel_requests": self.cancel_requests,
+            "orders_filled": self.orders_ended.get("filled", 0),
+            "orders_exchange_canceled": self.orders_exchange_canceled,
+            "orders_ended": dict(sorted(self.orders_ended.items())),
+            "fills": self.fills,
+            "position": _number(self.position),
+            "time_in_state": {
+                state.value: {
+                    "seconds": self.seconds_in_state.get(state.value, 0.0),
+                    "entries": self.entries_into_state.get(state.value, 0),
+                }
+                for state in OrderState
+                if state is not S.GONE
+            },
+            "orphans_seen": self.orphans_seen,
+            "orphans_adopted": self.orphans_adopted,
+            "orphans_canceled": self.orphans_canceled,
+            "anomalies": dict(self.anomalies),
+            "runtime": runtime,
+            "exchange_faults": dict(sorted(self.exchange_faults.items())),
+            "restart": None if self.restart is None else self.restart.to_json(),
+        }
         return out
 
     def text(self) -> str:
@@ -186,12 +263,18 @@ class SimulationReport:
         lines = [
             f"simulation: seed {self.seed}, faults {self.faults}: {self.sim_seconds:.0f} s "
             f"simulated in {self.wall_seconds:.1f} s wall ({speed:.0f}x)",
+        ]
+        if self.interrupted_at_s is not None:
+            lines.append(
+                f"interrupted: stopped at {self.interrupted_at_s:.0f} s of "
+                f"{self.duration_s:.0f} s asked for; the figures cover that part"
+            )
+        lines += [
             f"orders: placed {self.orders_placed}, modified {self.orders_modified} "
-            f"(of {self.modify_requests} modify requests), cancelled "
-            f"{self.orders_ended.get('canceled', 0) - self.orders_exchange_cancelled} "
-            f"(of {self.cancel_requests} cancel requests), filled "
-            f"{self.orders_ended.get('filled', 0)}, cancelled by the exchange "
-            f"{self.orders_exchange_cancelled}",
+            f"(of {self.modify_requests} modify requests), canceled "
+            f"{self.orders_canceled} (of {self.cancel_requests} cancel requests), filled "
+            f"{self.orders_ended.get('filled', 0)}, canceled by the exchange "
+            f"{self.orders_exchange_canceled}",
             f"  ended by reason: {ended}",
             f"fills: {self.fills}, position {self.position}",
             "time in state (order-seconds / entries):",
@@ -209,7 +292,7 @@ class SimulationReport:
             lines.append(self.restart.text())
         lines += [
             f"orphans: seen {self.orphans_seen}, adopted {self.orphans_adopted}, "
-            f"cancelled {self.orphans_cancelled}",
+            f"canceled {self.orphans_canceled}",
             f"anomalies: {anomalies}",
             f"runtime: requests {sum(rt.requests.values())} ({requests}); "
             f"ambiguous {rt.ambiguous}, rate-limited {rt.rate_limited}, retries {rt.retries}, "
@@ -260,6 +343,18 @@ class RestartInfo:
             f"restart: stopped abruptly at {self.at_s:.0f} s, down {self.downtime_s:.0f} s; "
             f"{back}"
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The restart as a JSON-ready mapping (the journal's path as text, or None)."""
+        return {
+            "at_s": round(self.at_s, 3),
+            "downtime_s": round(self.downtime_s, 3),
+            "from_journal": self.from_journal,
+            "records_lost": self.records_lost,
+            "inputs_replayed": self.inputs_replayed,
+            "orders_restored": self.orders_restored,
+            "journal": None if self.journal is None else str(self.journal),
+        }
 
 
 def _number(value: int | Decimal) -> int | float:
@@ -315,6 +410,7 @@ def _report(
     return SimulationReport(
         seed=spec.seed,
         faults=profile.name,
+        duration_s=spec.duration_s,
         sim_seconds=sim_seconds,
         wall_seconds=0.0,
         orders_placed=referee.edges[(S.PENDING, T.SUBMIT)],
@@ -322,14 +418,14 @@ def _report(
         orders_modified=referee.edges[(S.MODIFYING, T.MODIFY_ACK)],
         cancel_requests=sum(n for (s, t), n in referee.edges.items() if t is T.CANCEL_REQUEST),
         orders_ended={reason.value: n for reason, n in referee.ended.items()},
-        orders_exchange_cancelled=referee.exchange_cancelled,
+        orders_exchange_canceled=referee.exchange_cancelled,
         fills=engine.ledger.fills,
         position=engine.position,
         seconds_in_state={s.value: round(v, 3) for s, v in referee.seconds.items()},
         entries_into_state={s.value: n for s, n in referee.entries.items()},
         orphans_seen=sync["orphans_seen"],
         orphans_adopted=sync["orphans_adopted"],
-        orphans_cancelled=sync["orphans_cancelled"],
+        orphans_canceled=sync["orphans_cancelled"],
         anomalies={kind.value: anomalies[kind] for kind in AnomalyKind},
         runtime=stats,
         exchange_faults=dict(exchange.fault_counts),

@@ -34,6 +34,15 @@ or since the oldest fill its fill ledger still remembers if that is later
 The referee watches the new engine from then on; the invariant counters cover
 both lives.
 
+A :class:`StopRequest` handed to :func:`run_simulation` stops a run early
+(``lifecycle simulate`` sets it on Ctrl-C): each wait of the run is polled
+every simulated second and ends when the request is set, and the run then
+closes as at the end of its duration (market closed, orders canceled, final
+syncs), so the report is complete for the part that ran and says where it
+stopped (``SimulationReport.interrupted_at_s``). The poll is a timer of its
+own next to the wait's, which stays exactly as long as without one: a run
+with a request that is never set is the same run as one without.
+
 The referee (:class:`~lifecycle.sim.referee._Referee`) watches the engine
 from outside throughout; the report (:func:`~lifecycle.sim.report._report`)
 reads it, the engine and the exchange's truth at the end. The spec lives in
@@ -43,6 +52,7 @@ the ``lifecycle simulate`` command in :mod:`lifecycle.sim.command`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 from pathlib import Path
@@ -67,7 +77,7 @@ if TYPE_CHECKING:
 else:
     from lifecycle.adapters.simulated import FaultProfile, SimulatedExchange
 
-__all__ = ["run_simulation", "write_diagram"]
+__all__ = ["StopRequest", "run_simulation", "write_diagram"]
 
 S = OrderState
 
@@ -75,9 +85,59 @@ S = OrderState
 #: before the call returns (no command goes out before its record), without
 #: fsync: an abrupt stop is a process crash, not a power loss.
 _JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
+#: Simulated seconds between two looks at a :class:`StopRequest`.
+_STOP_POLL_S = 1.0
 
 
-async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> SimulationReport:
+class StopRequest:
+    """Asks a running simulation to stop early; safe to set from a signal handler.
+
+    Setting :attr:`requested` is a single attribute store, which a signal
+    handler may do between any two bytecodes; the simulation only reads it.
+    """
+
+    __slots__ = ("requested",)
+
+    def __init__(self) -> None:
+        #: Set to True to stop the run at its next look (within a simulated second).
+        self.requested = False
+
+
+async def _pause(seconds: float, stop: StopRequest | None) -> None:
+    """Sleep ``seconds`` on the runtime's clock, or until ``stop`` is requested."""
+    if stop is None or seconds <= 0:
+        await sleep(seconds)  # asyncio.sleep(0) yields once instead of arming a timer
+        return
+    if stop.requested:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    # The wait's own timer, armed as asyncio.sleep arms it, so it ends at the same
+    # instant as sleep(seconds) would; the poll only adds timers of its own.
+    timer = loop.call_later(seconds, _finish, done)
+
+    def poll() -> None:
+        if stop.requested:
+            _finish(done)
+        else:
+            next_poll[0] = loop.call_later(_STOP_POLL_S, poll)
+
+    next_poll = [loop.call_later(_STOP_POLL_S, poll)]
+    try:
+        await done
+    finally:
+        timer.cancel()
+        next_poll[0].cancel()
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _simulate(
+    spec: SimulationSpec, journal_dir: Path | None, stop: StopRequest | None
+) -> SimulationReport:
     profile = spec.profile()
     config = spec.config if spec.config is not None else LifecycleConfig()
     namespace = config.orders.namespace
@@ -105,7 +165,7 @@ async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> Simulatio
         runtime = bot.runtime(engine, faults_from=faults_from, faults_until=spec.restart_at_s)
         try:
             async with runtime.session():
-                await sleep(spec.restart_at_s)
+                await _pause(spec.restart_at_s, stop)
                 raise _Stopped
         except* _Stopped:
             pass  # every task of the runtime was cancelled: nothing shut down gracefully
@@ -113,7 +173,7 @@ async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> Simulatio
         exchange.inject_client_stop(stopped)
         lost = engine.journal.abandon() if isinstance(engine, JournaledEngine) else 0
         referee.suspend(stopped)
-        await sleep(spec.downtime_s)
+        await _pause(spec.downtime_s, stop)
         back = current_time()
         exchange.inject_client_start(back)
         inputs = 0
@@ -150,7 +210,9 @@ async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> Simulatio
         since = recovery.first_at if recovery is not None else None
         runtime.catch_up(back if since is None else catch_up_start(engine, since, back))
     async with runtime.session():
-        await sleep(max(0.0, start + spec.duration_s - current_time()))
+        await _pause(max(0.0, start + spec.duration_s - current_time()), stop)
+        interrupted = stop is not None and stop.requested
+        stopped_at = current_time() - start
         exchange.close_market(current_time())
         horizon = _delivery_horizon(profile)
 
@@ -165,13 +227,15 @@ async def _simulate(spec: SimulationSpec, journal_dir: Path | None) -> Simulatio
         end = current_time()
     if isinstance(engine, JournaledEngine):
         engine.close()
-    if spec.progress is not None:
+    if spec.progress is not None and not interrupted:
         spec.progress(spec.duration_s, spec.duration_s)
     referee.close(end)
     report = _report(
         spec, profile, config, engine, exchange, _merged(bot.stats), referee, end - start
     )
     report.restart = restart
+    if interrupted:
+        report.interrupted_at_s = stopped_at
     return report
 
 
@@ -187,8 +251,17 @@ def _bare(coin: str) -> str:
     return coin.split(":", 1)[1] if ":" in coin else coin
 
 
-def run_simulation(spec: SimulationSpec | None = None) -> SimulationReport:
-    """Run one simulation on the virtual clock and return its report."""
+def run_simulation(
+    spec: SimulationSpec | None = None, *, stop: StopRequest | None = None
+) -> SimulationReport:
+    """Run one simulation on the virtual clock and return its report.
+
+    Args:
+        spec: What to run (default: :class:`SimulationSpec`'s defaults).
+        stop: When given and set during the run, the quoting stops within a
+            simulated second and the run closes as at its end; the report's
+            ``interrupted_at_s`` says when.
+    """
     spec = spec if spec is not None else SimulationSpec()
     if not (spec.duration_s > 0 and spec.quote_interval_s > 0 and spec.progress_interval_s > 0):
         raise ValueError("duration_s, quote_interval_s and progress_interval_s must be > 0")
@@ -209,7 +282,7 @@ def run_simulation(spec: SimulationSpec | None = None) -> SimulationReport:
                 )
         elif spec.restart_at_s is not None:
             journal_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim-")))
-        report, wall = run_virtual(lambda: _simulate(spec, journal_dir))
+        report, wall = run_virtual(lambda: _simulate(spec, journal_dir, stop))
     report.wall_seconds = wall
     return report
 
