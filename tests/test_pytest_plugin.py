@@ -100,9 +100,29 @@ def test_plugin_without_options_reports_nothing(pytester: pytest.Pytester) -> No
     assert "transition coverage" not in result.stdout.str()
 
 
-def test_plugin_little_suite_lists_uncovered_edges_first(pytester: pytest.Pytester) -> None:
+def test_plugin_output_is_short_by_default(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_little=LITTLE_SUITE)
     result = pytester.runpytest_subprocess("--lifecycle-cov")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    section = out[out.index("lifecycle transition coverage") :]
+    # No hit edge is listed; each missed edge comes with what fires its trigger.
+    assert "pending --submit--> expected" not in section
+    result.stdout.fnmatch_lines(
+        [
+            f"transition coverage: 2/{len(TABLE)} legal edges (*",
+            "  MISSED expected --accept--> live",
+            "         fired by: OrderAccepted*",
+        ]
+    )
+    assert section.count("MISSED") == len(TABLE) - 2
+    result.stdout.fnmatch_lines(["illegal triggers refused: 1 attempt(s) of 1 *"])
+    assert "gone --cancel_request-->  x1" not in section
+
+
+def test_plugin_little_suite_lists_uncovered_edges_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_little=LITTLE_SUITE)
+    result = pytester.runpytest_subprocess("--lifecycle-cov", "-v")
     result.assert_outcomes(passed=2)
     out = result.stdout.str()
     table = out[out.index("lifecycle transition coverage") :].splitlines()[1:]

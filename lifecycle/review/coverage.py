@@ -109,6 +109,27 @@ class CoverageReport:
             lines.append("illegal triggers refused: none attempted")
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """The short report: the percentage, each uncovered edge with what fires its
+        trigger, and a one-line count of the refused illegal triggers."""
+        from lifecycle.review.docs_text import TRIGGER_TEXT
+
+        lines = [
+            f"transition coverage: {self.covered}/{self.total} legal edges "
+            f"({self.percent:.1f} %)"
+        ]
+        for e in self.uncovered:
+            lines.append(f"  MISSED {e.source.value} --{e.trigger.value}--> {e.dest.value}")
+            text = TRIGGER_TEXT.get(e.trigger)
+            if text is not None:
+                lines.append(f"         fired by: {text.fired_by.replace('`', '')}")
+        attempts = sum(n for _, _, n in self.refused)
+        lines.append(
+            f"illegal triggers refused: {attempts} attempt(s) of {len(self.refused)} "
+            "(state, trigger) pair(s) (-v lists them and every edge)"
+        )
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         """The report as plain JSON data."""
         return {

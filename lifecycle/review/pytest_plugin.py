@@ -9,7 +9,10 @@ Transition coverage:
 
 ``--lifecycle-cov``
     Record every edge fired by every machine during the session (those built
-    inside your own fixtures included) and print the coverage table.
+    inside your own fixtures included) and print the coverage: the percentage,
+    each uncovered edge with what fires its trigger, and a one-line count of
+    the refused illegal triggers; with ``-v``, every edge with its hits and
+    every refused trigger.
 ``--lifecycle-cov-fail-under=PCT``
     Fail the session when less than PCT % of the legal edges were hit.
 ``--lifecycle-cov-json=PATH``
@@ -175,13 +178,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the coverage table and the verdict."""
+    """Print the coverage report (short; the whole table with ``-v``) and the verdict."""
     collector = terminalreporter.config.stash.get(_KEY, None)
     if collector is None or collector.report is None:
         return
     report = collector.report
     terminalreporter.section("lifecycle transition coverage")
-    for line in report.table().splitlines():
+    verbose = terminalreporter.config.get_verbosity() > 0
+    for line in (report.table() if verbose else report.summary()).splitlines():
         terminalreporter.write_line(line)
     for path in collector.written:
         terminalreporter.write_line(f"wrote {path}")
