@@ -50,12 +50,14 @@ def test_readme_command_prints_what_the_readme_shows(
     import subprocess
     import sys
 
-    # Paths the README writes to become this test's own directory.
+    # Run in this test's own directory (what the commands write stays there), with the
+    # README's paths and files there too.
     args = [a.replace("/tmp/run", str(tmp_path / "run")) for a in shlex.split(command)]
+    (tmp_path / "config.yaml").write_bytes((README.parent / "config.yaml").read_bytes())
     assert args[0] == "lifecycle"
     done = subprocess.run(
         [sys.executable, "-m", "lifecycle", *args[1:]],
-        capture_output=True, text=True, timeout=300, check=False, cwd=README.parent,
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
     )
     printed = done.stdout.splitlines()
     for line in shown:
