@@ -212,6 +212,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         out=args.out, keep_orders=args.keep_orders, quiet=args.quiet, verbose=args.verbose,
         restart_at_s=args.restart_at, downtime_s=args.downtime, journal_dir=args.journal,
         restart_from_journal=not args.restart_empty, usage_error=args.usage_error,
+        adapter=args.adapter,
     )
 
 

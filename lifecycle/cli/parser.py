@@ -119,4 +119,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--restart-empty", action="store_true",
                    help="with --restart-at, bring the bot back with an empty engine instead "
                         "of its journal (shows what the journal prevents; fails the invariants)")
+    p.add_argument("--adapter", choices=("simulated", "hyperliquid-loopback"),
+                   default="simulated",
+                   help="simulated: the simulated exchange's own adapter (default); "
+                        "hyperliquid-loopback: the Hyperliquid adapter over real sockets to "
+                        "the loopback exchange, in virtual time (no --restart-at)")
     p.set_defaults(run=commands.simulate_command, usage_error=p.error)

@@ -30,22 +30,59 @@ the model's steps), and asyncio's heap would hand them out in an order its
 whole history decides: adding or removing an unrelated timer would reorder
 them. The virtual loop's timers therefore run by deadline, then in the order
 they were scheduled.
+
+Sockets in virtual time
+-----------------------
+A client and a server on this loop talking over 127.0.0.1 (the loopback
+exchange and the Hyperliquid adapter) are two ends of real sockets: bytes one
+end sends are in the kernel until the other end's reader sees them. On Linux
+a loopback send is delivered before ``send`` returns almost always, but not
+by contract (a busy machine may defer the delivery to a kernel thread). Were
+the clock to move while an answer is still on its way, the answer would
+arrive later in virtual time than it was sent, by however far the clock
+jumped: the run would depend on the machine's load.
+
+The loop therefore counts the bytes every socket transport it made
+(:meth:`VirtualTimeLoop._make_socket_transport`) has sent and received.
+When it is idle and about to move the clock, and more bytes were sent than
+received (an answer in flight between two ends on this loop), or a socket
+waits to become writable (a connect in progress), it first waits on the
+selector for up to :attr:`_VirtualSelector.IN_FLIGHT_WAIT_S` of real time;
+the wait ends as soon as anything is ready, which on loopback is at once.
+Only when that bound passes with nothing ready does the clock move anyway,
+and the bytes still missing are written off (sent to a peer on another loop
+or process, or to a reader that stopped reading), so that each such gap
+costs one wait, not one per idle round; :attr:`VirtualTimeLoop.io_stats`
+counts these waits and write-offs. The bound is far above a loopback
+delivery (microseconds; a 600-second simulation over the loopback exchange
+never reached it), so the clock moves only once every byte sent between the
+two ends has been read: the same program and seed give the same run. A
+connection's close is not counted (it carries no bytes): it is delivered as
+synchronously as data on loopback, and a run relies on that.
+
+With no socket but the loop's own wake-up pipe registered, none of this
+runs: an idle round moves the clock without a system call, as before.
+Address lookups (:meth:`VirtualTimeLoop.getaddrinfo`) run inline, not on an
+executor thread: a thread's answer arrives in real time, while the clock
+would run ahead; a numeric host (127.0.0.1) resolves without any lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import math
 import selectors
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-__all__ = ["VirtualTimeLoop", "clock", "current_time", "run_virtual", "sleep"]
+__all__ = ["IoStats", "VirtualTimeLoop", "clock", "current_time", "run_virtual", "sleep"]
 
 T = TypeVar("T")
 
@@ -87,6 +124,65 @@ async def sleep(seconds: float) -> None:
 # --- the virtual clock ------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class IoStats:
+    """What the loop's sockets cost in real time (see "Sockets in virtual time")."""
+
+    #: Bytes sent and received by the loop's socket transports.
+    sent: int = 0
+    received: int = 0
+    #: Idle rounds that waited on the selector for I/O in flight before moving the clock.
+    waits: int = 0
+    #: Waits that reached the bound with nothing ready (the clock moved anyway).
+    timeouts: int = 0
+    #: The longest wait, in real seconds.
+    longest_wait_s: float = 0.0
+    #: Bytes sent and never received on this loop, written off after a wait's bound.
+    written_off: int = 0
+
+    def in_flight(self) -> int:
+        """Bytes sent by one end on this loop and not yet read by the other."""
+        return self.sent - self.received - self.written_off
+
+    def took(self, n: int) -> None:
+        """``n`` bytes were received; bytes written off and read after all are taken back."""
+        self.received += n
+        if self.written_off and self.sent - self.received < self.written_off:
+            self.written_off = max(0, self.sent - self.received)
+
+
+class _CountingSocket:
+    """A transport's socket that counts the bytes it sends and receives into ``stats``.
+
+    Only the calls a selector transport makes are counted; everything else
+    passes through to the socket.
+    """
+
+    __slots__ = ("_sock", "_stats")
+
+    def __init__(self, sock: socket.socket, stats: IoStats) -> None:
+        self._sock = sock
+        self._stats = stats
+
+    def send(self, data: Any, *flags: int) -> int:
+        n = self._sock.send(data, *flags)
+        self._stats.sent += n
+        return n
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        data = self._sock.recv(size, *flags)
+        self._stats.took(len(data))
+        return data
+
+    def recv_into(self, buffer: Any, *args: int) -> int:
+        n = self._sock.recv_into(buffer, *args)
+        self._stats.took(n)
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _VirtualSelector(selectors.BaseSelector):
     """A selector that never blocks on time: it advances its loop's virtual clock instead."""
 
@@ -95,12 +191,19 @@ class _VirtualSelector(selectors.BaseSelector):
     #: anything but the loop's own wake-up pipe is registered), so the skipped polls
     #: delay real I/O by microseconds of wall time and none of virtual time.
     BUSY_POLL_EVERY = 64
+    #: The longest real wait for I/O in flight before the clock moves anyway (module
+    #: docstring). A loopback delivery takes microseconds; the bound only caps what a
+    #: byte sent to a peer off this loop costs.
+    IN_FLIGHT_WAIT_S = 0.25
 
     def __init__(self, loop: VirtualTimeLoop) -> None:
         self._real = selectors.DefaultSelector()
         self._loop = loop
         self._busy_rounds = 0
         self._own = 0
+        self._own_fds: frozenset[int] = frozenset()
+        # Writers that stayed unwritable through a whole wait: not waited for again.
+        self._stuck_writers: frozenset[int] = frozenset()
 
     def registered_own(self) -> None:
         """The loop has registered its own wake-up pipe (and nothing else) so far.
@@ -110,6 +213,7 @@ class _VirtualSelector(selectors.BaseSelector):
         the busy rounds' polls drain it.
         """
         self._own = len(self._real.get_map())
+        self._own_fds = frozenset(key.fd for key in self._real.get_map().values())
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
@@ -135,8 +239,35 @@ class _VirtualSelector(selectors.BaseSelector):
             ready = self._real.select(0)
             if ready or timeout == 0:
                 return ready
+            ready = self._wait_in_flight()
+            if ready:
+                return ready
         self._loop.advance(timeout)
         return []
+
+    def _writers(self) -> frozenset[int]:
+        return frozenset(
+            key.fd for key in self._real.get_map().values()
+            if key.events & selectors.EVENT_WRITE and key.fd not in self._own_fds
+        )
+
+    def _wait_in_flight(self) -> list[tuple[selectors.SelectorKey, int]]:
+        """Before the clock moves: wait a bounded real time for I/O in flight (module
+        docstring); what is still missing after the bound is written off."""
+        stats = self._loop.io_stats
+        writers = self._writers()
+        if stats.in_flight() <= 0 and writers <= self._stuck_writers:
+            return []
+        stats.waits += 1
+        began = time.perf_counter()
+        ready = self._real.select(self.IN_FLIGHT_WAIT_S)
+        waited = time.perf_counter() - began
+        stats.longest_wait_s = max(stats.longest_wait_s, waited)
+        if not ready:
+            stats.timeouts += 1
+            stats.written_off += max(0, stats.in_flight())
+            self._stuck_writers = writers
+        return ready
 
     def get_map(self) -> Any:
         return self._real.get_map()
@@ -202,6 +333,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = float(start)
+        #: Bytes its socket transports moved, and the real waits for them.
+        self.io_stats = IoStats()
         self._timer_seq = itertools.count()
         selector = _VirtualSelector(self)
         super().__init__(selector)
@@ -248,6 +381,25 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if when > self._virtual_now:
             self._move_to(when)
         callback(*args)
+
+    def _make_socket_transport(
+        self, sock: socket.socket, protocol: asyncio.BaseProtocol, waiter: Any = None,
+        *, extra: Any = None, server: Any = None,
+    ) -> asyncio.Transport:
+        """asyncio's socket transport, with its bytes counted (module docstring)."""
+        transport: Any = super()._make_socket_transport(  # type: ignore[misc]
+            sock, protocol, waiter, extra=extra, server=server
+        )
+        transport._sock = _CountingSocket(transport._sock, self.io_stats)
+        result: asyncio.Transport = transport
+        return result
+
+    async def getaddrinfo(
+        self, host: Any, port: Any, *, family: int = 0, type: int = 0, proto: int = 0,
+        flags: int = 0,
+    ) -> list[Any]:
+        """Resolve inline, not on a thread whose answer would come in real time."""
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
 
 
 def run_virtual(

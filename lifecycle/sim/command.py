@@ -31,6 +31,7 @@ import graphviz
 from lifecycle.config import LifecycleConfig
 from lifecycle.journal import journal_path
 from lifecycle.review.diagram import DOT_MISSING, out_dir_problem
+from lifecycle.sim.hl_bot import ADAPTERS, LOOPBACK
 from lifecycle.sim.simulate import StopRequest, run_simulation, write_diagram
 from lifecycle.sim.spec import SimulationSpec
 
@@ -145,12 +146,15 @@ def simulate_command(
     journal_dir: str | Path | None = None,
     restart_from_journal: bool = True,
     usage_error: Callable[[str], object] | None = None,
+    adapter: str = "simulated",
 ) -> int:
     """Run ``lifecycle simulate``: print the report (text or JSON), write the diagram.
 
     The restart and journal arguments are those of :class:`SimulationSpec`;
     ``downtime_s`` (default :data:`DEFAULT_DOWNTIME_S`) and
-    ``restart_from_journal=False`` need ``restart_at_s``. Bounds are checked
+    ``restart_from_journal=False`` need ``restart_at_s``; ``adapter`` is
+    :attr:`SimulationSpec.adapter` (``hyperliquid-loopback`` takes no
+    ``restart_at_s``). Bounds are checked
     first, then options that need another (reported through ``usage_error``
     when given, e.g. an argparse parser's ``error``, which exits), then the
     output and journal directories.
@@ -168,6 +172,10 @@ def simulate_command(
         print(line, file=sys.stderr, flush=True)
 
     needs = _needs_problems(restart_at_s, downtime_s, restart_from_journal)
+    if adapter not in ADAPTERS:
+        needs.append(f"--adapter must be one of {', '.join(ADAPTERS)}, got {adapter!r}")
+    elif adapter == LOOPBACK and restart_at_s is not None:
+        needs.append(f"--restart-at is not simulated with --adapter {LOOPBACK}")
     problems = _bound_problems(duration_s, restart_at_s, downtime_s)
     if not problems and needs and usage_error is not None:
         usage_error("; ".join(needs))
@@ -188,6 +196,7 @@ def simulate_command(
         downtime_s=DEFAULT_DOWNTIME_S if downtime_s is None else downtime_s,
         journal_dir=journal_dir,
         restart_from_journal=restart_from_journal,
+        adapter=adapter,
     )
     package_log = logging.getLogger("lifecycle")
     level = package_log.level

@@ -18,7 +18,7 @@ counts of the earlier life, so its counters cover every life of the bot.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import CancelOrder
@@ -32,9 +32,9 @@ from lifecycle.engine.facade import Engine
 if TYPE_CHECKING:
     # The package is installed as ``lifecycle.adapters`` (setup.cfg package_dir);
     # mypy checks it from its source directory under its own name.
-    from adapters.simulated import Owner, SimulatedExchange, premature_untracks
+    from adapters.simulated import Owner, Truth, premature_untracks
 else:
-    from lifecycle.adapters.simulated import Owner, SimulatedExchange, premature_untracks
+    from lifecycle.adapters.simulated import Owner, Truth, premature_untracks
 
 S = OrderState
 T = Trigger
@@ -43,10 +43,25 @@ T = Trigger
 _TRACE_STEPS = 8
 
 
+class Venue(Protocol):
+    """What the referee and the report read of the exchange: a simulated exchange, or
+    a view of one whose ids are those the client sees (the loopback's)."""
+
+    @property
+    def truth(self) -> Truth:
+        """The exchange's own knowledge, in the client's ids."""
+        ...
+
+    @property
+    def fault_counts(self) -> Counter[str]:
+        """The faults the exchange produced, by kind."""
+        ...
+
+
 class _Referee:
     """Watches the engine and compares it with the exchange's truth (module docstring)."""
 
-    def __init__(self, engine: Engine, exchange: SimulatedExchange) -> None:
+    def __init__(self, engine: Engine, exchange: Venue) -> None:
         self.engine = engine
         self.exchange = exchange
         self.edges: Counter[tuple[OrderState, Trigger]] = Counter()

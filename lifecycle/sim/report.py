@@ -45,7 +45,7 @@ from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.states import RESTING, OrderState, Trigger
 from lifecycle.engine.facade import Engine
 from lifecycle.runtime import RuntimeStats
-from lifecycle.sim.referee import _Referee, _trace
+from lifecycle.sim.referee import Venue, _Referee, _trace
 from lifecycle.sim.spec import SimulationSpec
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from adapters.simulated import (
         FaultProfile,
         Owner,
-        SimulatedExchange,
         double_counted_fills,
         false_orphan_cancels,
         position_mismatch,
@@ -64,7 +63,6 @@ else:
     from lifecycle.adapters.simulated import (
         FaultProfile,
         Owner,
-        SimulatedExchange,
         double_counted_fills,
         false_orphan_cancels,
         position_mismatch,
@@ -368,7 +366,7 @@ def _report(
     profile: FaultProfile,
     config: LifecycleConfig,
     engine: Engine,
-    exchange: SimulatedExchange,
+    exchange: Venue,
     stats: RuntimeStats,
     referee: _Referee,
     sim_seconds: float,

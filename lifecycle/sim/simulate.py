@@ -66,6 +66,7 @@ from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, 
 from lifecycle.runtime import current_time, run_virtual, sleep
 from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.bot import _Bot, _merged, _Stopped
+from lifecycle.sim.hl_bot import ADAPTERS, EPOCH_START, LOOPBACK, simulate_on_loopback
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
 from lifecycle.sim.spec import SimulationSpec
@@ -272,6 +273,10 @@ def run_simulation(
         )
     if not spec.downtime_s >= 0:
         raise ValueError(f"downtime_s must be >= 0, got {spec.downtime_s}")
+    if spec.adapter not in ADAPTERS:
+        raise ValueError(f"adapter must be one of {', '.join(ADAPTERS)}, got {spec.adapter!r}")
+    if spec.adapter == LOOPBACK and spec.restart_at_s is not None:
+        raise ValueError(f"restart_at_s: a restart is not simulated with adapter {LOOPBACK}")
     with contextlib.ExitStack() as stack:
         journal_dir: Path | None = None
         if spec.journal_dir is not None:
@@ -282,7 +287,15 @@ def run_simulation(
                 )
         elif spec.restart_at_s is not None:
             journal_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim-")))
-        report, wall = run_virtual(lambda: _simulate(spec, journal_dir, stop))
+        if spec.adapter == LOOPBACK:
+            report, wall = run_virtual(
+                lambda: simulate_on_loopback(
+                    spec, journal_dir, lambda s: _pause(s, stop), _delivery_horizon
+                ),
+                start=EPOCH_START,
+            )
+        else:
+            report, wall = run_virtual(lambda: _simulate(spec, journal_dir, stop))
     report.wall_seconds = wall
     return report
 

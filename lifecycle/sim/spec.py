@@ -72,6 +72,10 @@ class SimulationSpec:
         restart_from_journal: False brings the bot back with an empty engine,
             as a bot without a journal would come back; the invariant counters
             then show what the journal prevents.
+        adapter: ``simulated`` (the simulated exchange's own adapter) or
+            ``hyperliquid-loopback`` (the Hyperliquid adapter over real sockets to
+            the loopback exchange: :mod:`lifecycle.sim.hl_bot`; no restart, no
+            earlier or foreign orders).
     """
 
     seed: int = 1
@@ -92,6 +96,7 @@ class SimulationSpec:
     downtime_s: float = 10.0
     journal_dir: str | Path | None = None
     restart_from_journal: bool = True
+    adapter: str = "simulated"
 
     def profile(self) -> FaultProfile:
         """The fault profile."""

@@ -38,7 +38,7 @@ from aiohttp import web
 
 from lifecycle.core.ids import Oid
 
-from ...simulated import FaultProfile, Truth, profile
+from ...simulated import FaultProfile, SimulatedExchange, Truth, profile
 from ...simulated.wire import SERVER_ERROR
 from .auth import Accounts, NonceBook
 from .context import Context, HttpRefusal, Lost
@@ -184,6 +184,16 @@ class LoopbackExchange:
             KeyError: ``coin`` is not a market of the loopback.
         """
         return self._desk(account, coin).sim.truth
+
+    def simulated(self, account: str, coin: str) -> SimulatedExchange:
+        """The simulated exchange behind ``account`` on ``coin`` (created now if new), for a
+        driver that injects faults, closes the market or reads its clock; its ids are
+        the sim's (see :meth:`hl_oid`, :meth:`hl_tid`).
+
+        Raises:
+            KeyError: ``coin`` is not a market of the loopback.
+        """
+        return self._desk(account, coin).sim
 
     def hl_oid(self, account: str, coin: str, sim_oid: int) -> int:
         """The oid clients see for an order of :meth:`truth` (whose oids are the sim's),

@@ -1,0 +1,261 @@
+"""The simulation over Hyperliquid's wire: the real adapter against the loopback exchange.
+
+Theory of operation
+-------------------
+``lifecycle simulate --adapter hyperliquid-loopback`` runs the bot of
+``lifecycle run`` instead of the simulated adapter: a
+:class:`~lifecycle.adapters.hyperliquid.loopback.LoopbackExchange` (the run's
+fault profile and seed, one account registered) serves ``/info``,
+``/exchange`` and ``/ws`` on 127.0.0.1, and the
+:class:`~lifecycle.adapters.hyperliquid.adapter.HyperliquidAdapter` talks to
+it over real sockets (``httpx`` and a websocket), signing every action with a
+fixed test key. Both ends run on the simulation's virtual-time loop
+(:mod:`lifecycle.runtime.vloop`, whose "Sockets in virtual time" says why
+the clock moves only once every byte sent has been read); the loop's clock
+starts at :data:`EPOCH_START`, a Unix time, so the loopback's clock, the
+exchange's milliseconds and the signer's nonces are all the loop's clock.
+
+The runtime, quoting cycle and market view are those of ``lifecycle run``
+(:func:`~lifecycle.adapters.hyperliquid.run_market.quote_forever` on the
+websocket's ``bbo``, ``l2Book`` when it is stale); the run's end, close and
+report are :mod:`lifecycle.sim.simulate`'s. The referee reads the account's
+simulated exchange behind the loopback, its ids translated to the ones the
+client sees (:mod:`lifecycle.sim.hl_truth`).
+
+Not covered here: a restart (``restart_at_s``), and orders of an earlier
+run or of someone else resting at the start (the loopback starts empty).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+
+from lifecycle.config import LifecycleConfig
+from lifecycle.core.commands import ModifyOrder
+from lifecycle.core.ids import CloidFactory
+from lifecycle.engine.facade import Engine
+from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine
+from lifecycle.runtime import Runtime, clock, current_time
+from lifecycle.sim.bot import _runtime_config
+from lifecycle.sim.hl_truth import HlVenue, applied_in_trade_ids
+from lifecycle.sim.referee import _Referee
+from lifecycle.sim.report import SimulationReport, _report
+from lifecycle.sim.spec import ScheduledFault, SimulationSpec
+
+if TYPE_CHECKING:
+    # The package is installed as ``lifecycle.adapters`` (setup.cfg package_dir);
+    # mypy checks it from its source directory under its own name.
+    from adapters.hyperliquid.actions import OrderTerms
+    from adapters.hyperliquid.adapter import HyperliquidAdapter
+    from adapters.hyperliquid.loopback import DEFAULT_MARKETS, LoopbackExchange, MarketSpec
+    from adapters.hyperliquid.nonces import NonceSource
+    from adapters.hyperliquid.rest import L1ActionSigner, RestClient, RestOutcome
+    from adapters.hyperliquid.run_market import Touch, quote_forever
+    from adapters.hyperliquid.run_session import load_asset
+    from adapters.hyperliquid.signing import Signer
+    from adapters.hyperliquid.ws import WsSession, user_subscriptions, ws_url
+    from adapters.simulated import FaultProfile, SimulatedExchange
+else:
+    from lifecycle.adapters.hyperliquid.actions import OrderTerms
+    from lifecycle.adapters.hyperliquid.adapter import HyperliquidAdapter
+    from lifecycle.adapters.hyperliquid.loopback import (
+        DEFAULT_MARKETS,
+        LoopbackExchange,
+        MarketSpec,
+    )
+    from lifecycle.adapters.hyperliquid.nonces import NonceSource
+    from lifecycle.adapters.hyperliquid.rest import L1ActionSigner, RestClient, RestOutcome
+    from lifecycle.adapters.hyperliquid.run_market import Touch, quote_forever
+    from lifecycle.adapters.hyperliquid.run_session import load_asset
+    from lifecycle.adapters.hyperliquid.signing import Signer
+    from lifecycle.adapters.hyperliquid.ws import WsSession, user_subscriptions, ws_url
+    from lifecycle.adapters.simulated import FaultProfile, SimulatedExchange
+
+__all__ = ["ADAPTERS", "EPOCH_START", "LOOPBACK", "simulate_on_loopback"]
+
+#: ``SimulationSpec.adapter`` of a run over the loopback exchange.
+LOOPBACK = "hyperliquid-loopback"
+#: Every ``SimulationSpec.adapter``.
+ADAPTERS = ("simulated", LOOPBACK)
+#: Where the virtual clock starts for a loopback run: 2026-01-01T00:00:00Z, a Unix
+#: time, so that the exchange's milliseconds and the nonces look like the venue's.
+EPOCH_START = 1_767_225_600.0
+#: A test key (the official SDK's signing tests use it), the loopback's one account.
+#: It guards nothing: the loopback trades no money and runs on 127.0.0.1 only.
+_TEST_KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
+#: The HTTP client's timeout: above every profile's request timeout (the loopback
+#: cuts a request it "times out" then), so that the loopback decides.
+_HTTP_TIMEOUT_S = 30.0
+#: The longest wait for the websocket's first subscription (virtual seconds).
+_WS_READY_S = 20.0
+_JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
+
+
+def _market(spec: SimulationSpec, coin: str) -> MarketSpec:
+    if spec.market is not None:
+        return MarketSpec(name=coin, max_leverage=40, params=spec.market)
+    for market in DEFAULT_MARKETS:
+        if market.name == coin:
+            return market
+    names = ", ".join(m.name for m in DEFAULT_MARKETS)
+    raise ValueError(
+        f"market.coin {coin!r}: the loopback exchange lists {names} (or give the spec a market)"
+    )
+
+
+async def simulate_on_loopback(
+    spec: SimulationSpec,
+    journal_dir: Path | None,
+    pause: Callable[[float], Awaitable[None]],
+    horizon: Callable[[FaultProfile], float],
+) -> SimulationReport:
+    """Run ``spec`` over the loopback exchange (module docstring) and return its report.
+
+    ``pause(seconds)`` waits on the run's clock or until a stop is requested;
+    ``horizon(profile)`` is the longest a message or an answer takes to arrive.
+    """
+    profile = spec.profile()
+    config = spec.config if spec.config is not None else LifecycleConfig()
+    coin = config.market.coin
+    if ":" in coin or config.market.dex:
+        raise ValueError(f"market.coin {coin!r}: the loopback exchange lists no HIP-3 dex")
+    market = _market(spec, coin)
+    if market.sz_decimals != config.market.sz_decimals:
+        raise ValueError(f"market.sz_decimals is {config.market.sz_decimals} but the loopback's "
+                         f"{coin} has {market.sz_decimals}")
+    now = clock()
+    signer = Signer(_TEST_KEY, nonces=NonceSource(lambda: round(now() * 1000)))
+    user = signer.address
+    loopback = LoopbackExchange(accounts=[user], faults=profile, seed=spec.seed,
+                                markets=(market,), clock=now)
+    start = current_time()
+    url = await loopback.start()
+    try:
+        sim = loopback.simulated(user, coin)  # the account's desk starts with the market
+        venue = HlVenue(loopback, sim, user, coin)
+        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S) as client:
+            engine = _engine(config, journal_dir)
+            referee = _Referee(engine, venue)
+            engine.machine.add_observer(referee)
+            runtime, end, interrupted_at = await _trade(
+                spec, profile, config, engine, referee, client, url, signer, sim, start, pause,
+                horizon(profile),
+            )
+    finally:
+        await loopback.close()
+    if isinstance(engine, JournaledEngine):
+        engine.close()
+    if spec.progress is not None and interrupted_at is None:
+        spec.progress(spec.duration_s, spec.duration_s)
+    referee.close(end)
+    referee.applied = applied_in_trade_ids(venue.truth, referee.applied)
+    report = _report(spec, profile, config, engine, venue, runtime.stats, referee, end - start)
+    if interrupted_at is not None:
+        report.interrupted_at_s = interrupted_at
+    return report
+
+
+def _engine(config: LifecycleConfig, journal_dir: Path | None) -> Engine:
+    cloids = CloidFactory(config.orders.namespace, run_id=1)
+    if journal_dir is None:
+        return Engine(config, cloids=cloids)
+    return JournaledEngine(Journal.in_dir(journal_dir, _JOURNAL_POLICY), config, cloids=cloids)
+
+
+async def _trade(
+    spec: SimulationSpec,
+    profile: FaultProfile,
+    config: LifecycleConfig,
+    engine: Engine,
+    referee: _Referee,
+    client: httpx.AsyncClient,
+    url: str,
+    signer: Signer,
+    sim: SimulatedExchange,
+    start: float,
+    pause: Callable[[float], Awaitable[None]],
+    horizon: float,
+) -> tuple[Runtime, float, float | None]:
+    """Connect, quote for the spec's duration, close; return the runtime, the end
+    time and when a stop request ended the quoting (None: it ran its course)."""
+    rest = RestClient(client, url, rng=random.Random(f"{spec.seed}/rest"))
+    asset = await load_asset(rest, config.market.coin, "")
+    user = signer.address
+    touch = Touch(rest, asset.name, fresh_s=config.reconciler.book_age_grace_s)
+    session = WsSession(
+        ws_url(url), [*user_subscriptions(user), {"type": "bbo", "coin": asset.name}],
+        rng=random.Random(f"{spec.seed}/ws"),
+    )
+    runtime: Runtime | None = None
+
+    def reconnected(down_since: float) -> None:
+        if runtime is not None:
+            runtime.notify_reconnect(down_since)
+
+    def terms(cmd: ModifyOrder) -> OrderTerms | None:
+        order = engine.registry.find(cmd.cloid, cmd.oid)
+        return None if order is None else OrderTerms(side=order.side)
+
+    adapter = HyperliquidAdapter(
+        rest, L1ActionSigner(signer, is_mainnet=False), asset, user, stream=session,
+        on_reconnect=reconnected, on_market=touch.on_market, terms=terms, now=clock(),
+    )
+    runtime = Runtime(engine, adapter, _runtime_config(spec, profile), observer=referee,
+                      rng=random.Random(f"{spec.seed}/runtime"))
+    rest.on_rate_limited = _backoff_hook(runtime)
+    progress = spec.progress
+    # Registered even without a listener, as the simulated bot does: the run must
+    # not depend on whether progress is shown.
+    runtime.every(
+        spec.progress_interval_s,
+        lambda t: progress(t - start, spec.duration_s) if progress is not None else None,
+    )
+    for fault in spec.schedule:
+        runtime.call_at(start + fault.at_s, _injector(fault, sim))
+    interrupted: float | None = None
+    async with session:
+        with anyio.fail_after(_WS_READY_S):
+            await session.wait_ready()
+        async with runtime.session():
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(quote_forever, runtime, engine, spec.quoter, touch,
+                              spec.quote_interval_s)
+                await pause(max(0.0, start + spec.duration_s - current_time()))
+                if current_time() < start + spec.duration_s:
+                    interrupted = current_time() - start
+                tg.cancel_scope.cancel()
+            sim.close_market(current_time())
+
+            def settled() -> bool:
+                # As in the simulated run: what the exchange still holds beyond the
+                # longest delivery delay is a closed market's process that does nothing.
+                due = sim.next_time()
+                return due is None or due > current_time() + horizon
+
+            await runtime.close(cancel_all=spec.cancel_all, settled=settled)
+            end = current_time()
+    return runtime, end, interrupted
+
+
+def _backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:
+    """Tell the runtime's backoff of every rate-limited ``/info`` try, as ``lifecycle run``
+    does (``/exchange``'s refusals reach it through the results)."""
+
+    def heard(outcome: RestOutcome) -> None:
+        if outcome.endpoint == "info":
+            runtime.policies.refused(current_time())
+
+    return heard
+
+
+def _injector(fault: ScheduledFault, sim: SimulatedExchange) -> Callable[[float], None]:
+    def inject(now: float) -> None:
+        fault.inject(sim, now)
+
+    return inject
