@@ -223,11 +223,14 @@ def _modified(ctx: Context, desk: Desk, result: CommandResult) -> Status:
         if isinstance(event, ModifyRejected):
             return {"error": reject_text("", event.message)}
         if isinstance(event, OrderModified):
-            order = desk.sim.book.orders[event.oid]
-            if order.resting:
+            # The answer tells what the modify itself did, when it was processed: a new
+            # order that took liquidity then is `filled`; one that rested then is `resting`,
+            # even if a taker filled it before this answer is written.
+            fills = tuple(e for e in result.events if isinstance(e, OrderFilled))
+            if not fills:
+                order = desk.sim.book.orders[event.oid]
                 oid = ctx.ledger.hl_oid(desk, event.oid)
                 return {"resting": _with_cloid({"oid": oid}, desk, order.cloid)}
-            fills = tuple(e for e in result.events if isinstance(e, OrderFilled))
             as_placed = CommandResult(command=result.command, events=fills, ambiguous=False)
             return _placed(ctx, desk, as_placed)
     return {"error": MODIFY_GONE}
