@@ -143,3 +143,25 @@ def test_engine_state_uses_only_public_names_of_other_objects() -> None:
         text = path.read_text(encoding="utf-8")
         assert private_accesses(text) == [], f"{path.name} reads or writes private attributes"
         assert "object.__new__" not in text, f"{path.name} builds objects around their class"
+
+
+def test_the_simulation_loads_the_hyperliquid_client_only_for_a_loopback_run() -> None:
+    code = (
+        "import sys, lifecycle.sim, lifecycle.sim.command, lifecycle.sim.simulate;"
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'eth_account')"
+        " or m.startswith('lifecycle.adapters.hyperliquid')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_the_adapter_and_the_simulation_import_in_either_order() -> None:
+    # The adapter's quoting loop imports the simulation's quoter; a loopback simulation
+    # imports the adapter: neither order may meet a half-initialised module.
+    for first, second in (
+        ("lifecycle.adapters.hyperliquid.run_market", "lifecycle.sim.hl_bot"),
+        ("lifecycle.sim.hl_bot", "lifecycle.adapters.hyperliquid.run_market"),
+        ("lifecycle.adapters.hyperliquid.run_session", "lifecycle.sim"),
+    ):
+        code = f"import {first}, {second}"
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

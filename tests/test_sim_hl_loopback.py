@@ -21,11 +21,10 @@ from lifecycle.core.ids import Oid, Tid
 from lifecycle.core.order import Side
 from lifecycle.runtime.vloop import VirtualTimeLoop, _VirtualSelector
 from lifecycle.sim.command import simulate_command
-from lifecycle.sim.hl_bot import LOOPBACK
 from lifecycle.sim.hl_truth import applied_in_trade_ids
 from lifecycle.sim.report import SimulationReport
 from lifecycle.sim.simulate import run_simulation
-from lifecycle.sim.spec import SimulationSpec
+from lifecycle.sim.spec import LOOPBACK, SimulationSpec
 
 if TYPE_CHECKING:
     from adapters.simulated import Owner, TruthFill, TruthOrder

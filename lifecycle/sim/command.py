@@ -31,9 +31,8 @@ import graphviz
 from lifecycle.config import LifecycleConfig
 from lifecycle.journal import journal_path
 from lifecycle.review.diagram import DOT_MISSING, out_dir_problem
-from lifecycle.sim.hl_bot import ADAPTERS, LOOPBACK
 from lifecycle.sim.simulate import StopRequest, run_simulation, write_diagram
-from lifecycle.sim.spec import SimulationSpec
+from lifecycle.sim.spec import ADAPTERS, LOOPBACK, SimulationSpec
 
 __all__ = ["DEFAULT_DOWNTIME_S", "INTERRUPTED", "simulate_command"]
 

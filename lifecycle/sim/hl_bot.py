@@ -77,15 +77,8 @@ else:
     from lifecycle.adapters.hyperliquid.ws import WsSession, user_subscriptions, ws_url
     from lifecycle.adapters.simulated import FaultProfile, SimulatedExchange
 
-__all__ = ["ADAPTERS", "EPOCH_START", "LOOPBACK", "simulate_on_loopback"]
+__all__ = ["simulate_on_loopback"]
 
-#: ``SimulationSpec.adapter`` of a run over the loopback exchange.
-LOOPBACK = "hyperliquid-loopback"
-#: Every ``SimulationSpec.adapter``.
-ADAPTERS = ("simulated", LOOPBACK)
-#: Where the virtual clock starts for a loopback run: 2026-01-01T00:00:00Z, a Unix
-#: time, so that the exchange's milliseconds and the nonces look like the venue's.
-EPOCH_START = 1_767_225_600.0
 #: A test key (the official SDK's signing tests use it), the loopback's one account.
 #: It guards nothing: the loopback trades no money and runs on 127.0.0.1 only.
 _TEST_KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"

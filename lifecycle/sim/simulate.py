@@ -66,10 +66,9 @@ from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, 
 from lifecycle.runtime import current_time, run_virtual, sleep
 from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.bot import _Bot, _merged, _Stopped
-from lifecycle.sim.hl_bot import ADAPTERS, EPOCH_START, LOOPBACK, simulate_on_loopback
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
-from lifecycle.sim.spec import SimulationSpec
+from lifecycle.sim.spec import ADAPTERS, EPOCH_START, LOOPBACK, SimulationSpec
 
 if TYPE_CHECKING:
     # The package is installed as ``lifecycle.adapters`` (setup.cfg package_dir);
@@ -288,6 +287,8 @@ def run_simulation(
         elif spec.restart_at_s is not None:
             journal_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim-")))
         if spec.adapter == LOOPBACK:
+            from lifecycle.sim.hl_bot import simulate_on_loopback
+
             report, wall = run_virtual(
                 lambda: simulate_on_loopback(
                     spec, journal_dir, lambda s: _pause(s, stop), _delivery_horizon

@@ -24,7 +24,17 @@ else:
     from lifecycle.adapters.simulated import FaultProfile, MarketParams, SimulatedExchange
     from lifecycle.adapters.simulated import profile as named_profile
 
-__all__ = ["ScheduledFault", "SimulationSpec"]
+__all__ = ["ADAPTERS", "EPOCH_START", "LOOPBACK", "ScheduledFault", "SimulationSpec"]
+
+#: ``SimulationSpec.adapter`` of a run over the loopback exchange
+#: (:mod:`lifecycle.sim.hl_bot`, imported only for such a run: it loads the
+#: Hyperliquid client and the loopback server).
+LOOPBACK = "hyperliquid-loopback"
+#: Every ``SimulationSpec.adapter``.
+ADAPTERS = ("simulated", LOOPBACK)
+#: Where the virtual clock starts for a loopback run: 2026-01-01T00:00:00Z, a Unix
+#: time, so that the exchange's milliseconds and the nonces look like the venue's.
+EPOCH_START = 1_767_225_600.0
 
 
 @dataclass(frozen=True, slots=True)
