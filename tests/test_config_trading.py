@@ -69,3 +69,43 @@ def test_sections_built_in_code_check_themselves() -> None:
         QuotingConfig(levels=0)
     assert QuotingConfig(size=1).size == 1.0
     assert ExchangeConfig(network="mainnet").network is Network.MAINNET  # type: ignore[arg-type]
+
+
+KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+
+def _encodings(key: str) -> list[str]:
+    """The key as it could appear in text: hex with and without 0x, upper case, decimal."""
+    bare = key[2:]
+    return [bare, bare.upper(), str(int(bare, 16)), bare[:16], bare[-16:]]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"  signer_env: '{KEY}'",
+        f"  wallet_unlock_env: '{KEY}'",
+        f"  account_address: '{KEY}'",
+        f"  vault_address: '{KEY}'",
+        f"  account_address: {KEY}",  # unquoted: YAML reads an integer
+        f"  url: '{KEY}'",
+    ],
+)
+def test_a_key_pasted_into_the_exchange_section_is_never_echoed(
+    tmp_path: Path, line: str
+) -> None:
+    problems = _problems(tmp_path, f"exchange:\n{line}\n")
+    assert problems, line
+    text = "\n".join(f"{path}: {message}" for path, message in problems.items())
+    for encoding in _encodings(KEY):
+        assert encoding not in text, (line, text)
+    assert "not shown" in text
+
+
+def test_the_signer_never_echoes_a_key_given_as_a_variable_name() -> None:
+    from lifecycle.adapters.hyperliquid.keys import KeyLoadError, signer_from_env
+
+    with pytest.raises(KeyLoadError) as caught:
+        signer_from_env(KEY, environ={})
+    for encoding in _encodings(KEY):
+        assert encoding not in str(caught.value)

@@ -30,6 +30,7 @@ import getpass
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,10 @@ class KeyLoadError(ValueError):
     """A key could not be loaded; the message names its source, never its content."""
 
 
+#: What an environment variable's name looks like.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def signer_from_env(name: str, *, environ: Mapping[str, str] | None = None) -> Signer:
     """Return the signer whose private key (hex, with or without ``0x``) is in variable ``name``.
 
@@ -70,6 +75,12 @@ def signer_from_env(name: str, *, environ: Mapping[str, str] | None = None) -> S
         KeyLoadError: The variable is unset, empty or not a valid key (the
             message names the variable).
     """
+    if not _ENV_NAME.fullmatch(name):
+        # Not echoed: a key pasted where a variable's name belongs must not be printed.
+        raise KeyLoadError(
+            f"the environment variable's name is not a name ({len(name)} characters, not "
+            "shown: it may be the key itself); give the variable that holds the key"
+        )
     env = os.environ if environ is None else environ
     value = env.get(name)
     if value is None:

@@ -30,6 +30,7 @@ import dataclasses
 import difflib
 import enum
 import math
+import re
 import reprlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
@@ -70,6 +71,9 @@ _NON_EMPTY_STRINGS: Final = frozenset(
 _POSITIVE: Final = frozenset({"quoting.size"})
 #: Keys holding an address: empty, or ``0x`` and 40 hexadecimal digits.
 _ADDRESSES: Final = frozenset({"exchange.account_address", "exchange.vault_address"})
+#: Keys naming an environment variable, and what such a name looks like.
+_ENV_NAMES: Final = frozenset({"exchange.signer_env", "exchange.wallet_unlock_env"})
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Hyperliquid's least ``scheduleCancel`` delay, in seconds.
 MIN_SCHEDULE_CANCEL_S: Final = 5.0
 
@@ -193,19 +197,32 @@ def _check_bool(path: str, raw: object, out: Problems) -> bool | None:
     return raw
 
 
+def _withheld(raw: object) -> str:
+    """A refused ``exchange`` value described without its content: it may be key material
+    pasted into the wrong key, which must never reach a terminal or a log."""
+    length = len(raw) if isinstance(raw, str) else len(str(raw))
+    return f"a {type(raw).__name__} of {length} characters (not shown: it may be key material)"
+
+
 def _check_str(path: str, raw: object, out: Problems) -> str | None:
+    secretive = path.startswith("exchange.")
     if not isinstance(raw, str):
         hint = "; put the value in quotes" if isinstance(raw, bool | int | float) else ""
-        out.add(path, f"expected a string, got {describe(raw)}{hint}")
+        got = _withheld(raw) if secretive else describe(raw)
+        out.add(path, f"expected a string, got {got}{hint}")
         return None
     if path in _NON_EMPTY_STRINGS and not raw.strip():
         out.add(path, f"must be a non-empty string, got {show(raw)}")
         return None
+    if path in _ENV_NAMES and not _ENV_NAME.fullmatch(raw):
+        out.add(path, f"must name an environment variable (letters, digits and _), got "
+                      f"{_withheld(raw)}; the key itself goes in that variable, not here")
+        return None
     if path in _ADDRESSES and raw and not _is_address(raw):
-        out.add(path, f"must be empty or 0x and 40 hexadecimal digits, got {show(raw)}")
+        out.add(path, f"must be empty or 0x and 40 hexadecimal digits, got {_withheld(raw)}")
         return None
     if path == "exchange.url" and raw and not raw.startswith(("http://", "https://")):
-        out.add(path, f"must be empty or start with http:// or https://, got {show(raw)}")
+        out.add(path, f"must be empty or start with http:// or https://, got {_withheld(raw)}")
         return None
     if path == "market.dex" and ":" in raw:
         out.add(path, f"must not contain ':', got {show(raw)}")
