@@ -257,6 +257,23 @@ def test_fills_since_asks_from_the_start_in_ms_and_reads_the_next_page_of_a_full
     assert len(fills) == 2001 and fills[-1].tid == 9000
 
 
+def test_a_fill_history_longer_than_the_pages_fetched_is_said_not_dropped_in_silence() -> None:
+    pages = [
+        [fill(10 + i, 100_000 * p + i, "0.001") | {"time": 1_700_000_001_000 + 10 * p + i}
+         for i in range(2000)]
+        for p in range(5)
+    ]
+    exchange = Exchange(info=Then(pages))
+    adapter = adapter_for(exchange)
+    fills = virtual(lambda: adapter.fills_since(1_700_000_000.0))
+    assert len(fills) == 10_000 and len(exchange.bodies("info")) == 5
+    (cut,) = adapter.take_anomalies()
+    assert cut.kind.value == "catch_up_cut" and "fill history cut" in cut.detail
+    complete = adapter_for(Exchange(info=Then([pages[0][:3]])))
+    assert len(virtual(lambda: complete.fills_since(1_700_000_000.0))) == 3
+    assert not complete.take_anomalies()
+
+
 # --- the websocket ------------------------------------------------------------------------
 
 

@@ -332,9 +332,20 @@ class HyperliquidAdapter:
             finally:
                 self._collect()
             newest = _newest_time(answer)
-            if len(answer) < FILL_PAGE or newest is None or newest <= start_ms:
-                break
+            if len(answer) < FILL_PAGE:
+                return fills
+            if newest is None or newest <= start_ms:
+                break  # a full page within one millisecond: no later start reaches past it
             start_ms = newest
+        # Still full after the last page: the history goes on beyond what was fetched.
+        # What was fetched counts; the rest is said, never dropped in silence.
+        self._anomalies.append(
+            AdapterAnomaly(
+                kind=AnomalyKind.CATCH_UP_CUT, at=self._now(),
+                detail=f"fill history cut: more than {len(fills)} fills since "
+                       f"{self._epoch_ms(start)} ms; fills after {start_ms} ms were not fetched",
+            )
+        )
         return fills
 
     async def rate_limit_status(self) -> HeadroomReading:
