@@ -180,9 +180,12 @@ def test_run_quotes_stops_on_sigterm_with_nothing_resting_and_restarts_from_its_
 def test_a_dry_run_signs_and_sends_no_exchange_request(tmp_path: Path, loopback: str) -> None:
     used = info(loopback, {"type": "userRateLimit", "user": ADDRESS})["nRequestsUsed"]
     bot = Bot(tmp_path, "dry", "--config", str(config_file(tmp_path)), "--url", loopback,
-              "--journal", "dry", "--dry-run", "--duration", "2")
-    assert bot.wait() == 0, bot.log[-3000:]
-    assert re.search(r"dry run: order of \d+ signed with nonce \d+, not sent", bot.log)
+              "--journal", "dry", "--dry-run", "--duration", "120")
+    # Stopped once it has signed an order (--duration only bounds a run that never does).
+    signed = r"dry run: order of \d+ signed with nonce \d+, not sent"
+    wait_for(lambda: re.search(signed, bot.log) is not None or bot.child.poll() is not None)
+    assert bot.stop() == 0, bot.log[-3000:]
+    assert re.search(signed, bot.log)
     assert info(loopback, {"type": "userRateLimit", "user": ADDRESS})["nRequestsUsed"] == used
     assert resting(loopback) == []
 
@@ -219,3 +222,20 @@ def test_user_errors_are_one_clear_line_without_a_traceback(tmp_path: Path, case
     assert bot.wait() == status
     assert words in bot.log and "Traceback" not in bot.log
     assert not (tmp_path / "j").exists() or case == "unreachable"
+
+
+def test_a_missing_extra_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # A library of the hyperliquid extra made unimportable for this process only.
+    blocker = tmp_path / "eth_account"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('blocked', name='eth_account')\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("exchange:\n  network: testnet\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [*RUN, "--config", str(config), "--journal", str(tmp_path / "j")],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "pip install 'order-lifecycle[hyperliquid]'" in done.stderr

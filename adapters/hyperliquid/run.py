@@ -24,7 +24,9 @@ Usage::
   of ours is cancelled, the engine syncs with the exchange, and the command exits 0.
 
 Exit status: 0 after a clean stop; 2 for a problem the user fixes (configuration,
-key, coin, ``szDecimals``, journal); 1 when the exchange cannot be reached.
+key, coin, ``szDecimals``, journal, the ``hyperliquid`` extra missing); 1 when the
+exchange cannot be reached, or when the stop ends with orders of ours not known to
+be gone (each named in a warning).
 Theory of operation: :mod:`.run_session`; the market view and the quoting
 cycle: :mod:`.run_market`.
 """
@@ -44,7 +46,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from .run_session import Settings
 
-__all__ = ["MAINNET_URL", "TESTNET_URL", "add_arguments", "main", "run"]
+__all__ = ["MAINNET_URL", "TESTNET_URL", "add_arguments", "main", "missing_extra", "run"]
 
 #: Hyperliquid's mainnet (real money).
 MAINNET_URL = "https://api.hyperliquid.xyz"
@@ -132,12 +134,24 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
 
 
+def missing_extra(exc: ImportError) -> str:
+    """What to say when a library of the ``hyperliquid`` extra is not installed."""
+    return (
+        f"{exc.name or 'a library'} is not installed; the Hyperliquid adapter needs the "
+        "extra: pip install 'order-lifecycle[hyperliquid]'"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``lifecycle run`` with parsed ``args``; return the exit status."""
     from lifecycle.core.errors import TimeWentBackwards
     from lifecycle.journal import JournalCorrupt, NotAJournal, ReplayDivergence
 
-    from .run_session import RunError, WallClockLoop
+    try:
+        from .run_session import RunError, WallClockLoop
+    except ImportError as exc:
+        print(f"lifecycle run: {missing_extra(exc)}", file=sys.stderr)
+        return 2
 
     _configure_logging(args.log_level)
     log = logging.getLogger("lifecycle.hyperliquid.run")

@@ -259,6 +259,13 @@ async def _serve(
     left = [o for o in engine.registry if o.state in OURS]
     log.info("stopped: %d fills, position %s, %d order(s) of ours left", engine.ledger.fills,
              engine.position, len(left))
+    if left and not settings.dry_run:
+        # A supervisor must not take this for a clean stop: these may still rest.
+        log.warning(
+            "not every order of ours is known to be gone: %s",
+            ", ".join(f"{o.cloid} (oid {o.oid}, {o.state.value})" for o in left),
+        )
+        return 1
     return 0
 
 

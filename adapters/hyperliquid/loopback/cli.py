@@ -76,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"lifecycle loopback: {problem}", file=sys.stderr)
         return 2
-    from .server import LoopbackExchange
+    try:
+        from .server import LoopbackExchange
+    except ImportError as exc:
+        print(f"lifecycle loopback: {exc.name or 'a library'} is not installed; the loopback "
+              "needs the extra: pip install 'order-lifecycle[hyperliquid]'", file=sys.stderr)
+        return 2
 
     exchange = LoopbackExchange(
         accounts=args.account, agents=agents, faults=args.faults, seed=args.seed,
