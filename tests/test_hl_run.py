@@ -239,3 +239,36 @@ def test_a_missing_extra_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "pip install 'order-lifecycle[hyperliquid]'" in done.stderr
+
+
+def test_a_journal_written_for_another_run_is_refused_naming_both(tmp_path: Path) -> None:
+    from lifecycle.adapters.hyperliquid.keys import Credentials
+    from lifecycle.adapters.hyperliquid.run_session import (
+        RunError,
+        Settings,
+        open_engine,
+    )
+    from lifecycle.adapters.hyperliquid.signing import Signer
+
+    from lifecycle.config import LifecycleConfig, MarketConfig
+
+    def settings(url: str, coin: str) -> Settings:
+        return Settings(
+            config=LifecycleConfig(market=MarketConfig(coin=coin)),
+            credentials=Credentials(signer=Signer(KEY)), url=url, mainnet=False,
+            journal=tmp_path / "j",
+        )
+
+    first = settings("https://api.hyperliquid-testnet.xyz", "BTC")
+    engine, recovered = open_engine(first, 1_767_225_600.0)
+    engine.close()
+    assert not recovered
+    again, recovered = open_engine(first, 1_767_225_700.0)
+    again.close()
+    assert recovered
+    with pytest.raises(RunError) as caught:
+        open_engine(settings("https://api.hyperliquid-testnet.xyz", "ETH"), 1_767_225_800.0)
+    assert "coin 'BTC' (journal) vs 'ETH' (now)" in str(caught.value)
+    with pytest.raises(RunError) as caught:
+        open_engine(settings("http://127.0.0.1:9", "BTC"), 1_767_225_800.0)
+    assert "url 'https://api.hyperliquid-testnet.xyz' (journal)" in str(caught.value)

@@ -27,6 +27,7 @@ websocket closed and the journal flushed and closed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import random
@@ -130,10 +131,64 @@ async def load_asset(rest: RestClient, coin: str, dex: str) -> Asset:
     return universe.asset(canonical_coin(coin, dex))
 
 
+#: The file beside the journal naming what it tracks (:func:`check_identity`).
+IDENTITY_FILE = "run-identity.json"
+
+
+def run_identity(settings: Settings) -> dict[str, str]:
+    """What a journal of ``lifecycle run`` tracks: which exchange, account and market."""
+    market = settings.config.market
+    return {
+        "network": "mainnet" if settings.mainnet else "testnet",
+        "url": settings.url,
+        "account": settings.credentials.query_address.lower(),
+        "coin": canonical_coin(market.coin, market.dex),
+    }
+
+
+def check_identity(settings: Settings) -> None:
+    """Refuse to recover a journal written for another exchange, account or market.
+
+    A journal's orders and position belong to the exchange, account and coin it was
+    written for: recovered against another, its orders would be cancelled with the
+    wrong asset (and stay resting) and its position carried over. The identity is
+    written beside the journal when it is created.
+
+    Raises:
+        RunError: The journal's identity differs (status 2, naming both values), or
+            its identity file is missing or unreadable.
+    """
+    path = settings.journal / IDENTITY_FILE
+    try:
+        written = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(
+            f"--journal {settings.journal}: cannot tell what the journal tracks ({path}: "
+            f"{exc}); give a new journal directory"
+        ) from None
+    wanted = run_identity(settings)
+    differs = [
+        f"{key} {written.get(key)!r} (journal) vs {value!r} (now)"
+        for key, value in wanted.items()
+        if written.get(key) != value
+    ]
+    if differs:
+        raise RunError(
+            f"--journal {settings.journal} was written for another run: {'; '.join(differs)}; "
+            "give a new journal directory"
+        )
+
+
 def open_engine(settings: Settings, now: float) -> tuple[JournaledEngine, bool]:
-    """The engine: recovered from the journal directory if it holds one, else new."""
+    """The engine: recovered from the journal directory if it holds one, else new.
+
+    Raises:
+        RunError: The journal there was written for another exchange, account or
+            market (:func:`check_identity`).
+    """
     config = settings.config
     if journal_path(settings.journal).exists():
+        check_identity(settings)
         engine = JournaledEngine.recover(settings.journal, now, config=config,
                                          policy=JOURNAL_POLICY)
         info = engine.recovery
@@ -141,6 +196,11 @@ def open_engine(settings: Settings, now: float) -> tuple[JournaledEngine, bool]:
                  settings.journal)
         return engine, True
     cloids = CloidFactory(config.orders.namespace, run_id=int(now) % 2**32)
+    # Written before the journal: a journal never exists without its identity.
+    settings.journal.mkdir(parents=True, exist_ok=True)
+    (settings.journal / IDENTITY_FILE).write_text(
+        json.dumps(run_identity(settings), indent=1) + "\n", encoding="utf-8"
+    )
     journal = Journal.in_dir(settings.journal, JOURNAL_POLICY)
     return JournaledEngine(journal, config, cloids=cloids), False
 
