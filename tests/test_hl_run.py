@@ -252,11 +252,11 @@ def test_a_journal_written_for_another_run_is_refused_naming_both(tmp_path: Path
 
     from lifecycle.config import LifecycleConfig, MarketConfig
 
-    def settings(url: str, coin: str) -> Settings:
+    def settings(url: str, coin: str, *, dry_run: bool = False) -> Settings:
         return Settings(
             config=LifecycleConfig(market=MarketConfig(coin=coin)),
             credentials=Credentials(signer=Signer(KEY)), url=url, mainnet=False,
-            journal=tmp_path / "j",
+            journal=tmp_path / "j", dry_run=dry_run,
         )
 
     first = settings("https://api.hyperliquid-testnet.xyz", "BTC")
@@ -272,3 +272,6 @@ def test_a_journal_written_for_another_run_is_refused_naming_both(tmp_path: Path
     with pytest.raises(RunError) as caught:
         open_engine(settings("http://127.0.0.1:9", "BTC"), 1_767_225_800.0)
     assert "url 'https://api.hyperliquid-testnet.xyz' (journal)" in str(caught.value)
+    with pytest.raises(RunError) as caught:
+        open_engine(settings(first.url, "BTC", dry_run=True), 1_767_225_800.0)
+    assert "mode 'trading' (journal) vs 'dry run' (now)" in str(caught.value)

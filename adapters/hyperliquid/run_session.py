@@ -136,13 +136,17 @@ IDENTITY_FILE = "run-identity.json"
 
 
 def run_identity(settings: Settings) -> dict[str, str]:
-    """What a journal of ``lifecycle run`` tracks: which exchange, account and market."""
+    """What a journal of ``lifecycle run`` tracks: which exchange, account and market, and
+    whether it is a dry run's."""
     market = settings.config.market
     return {
         "network": "mainnet" if settings.mainnet else "testnet",
         "url": settings.url,
         "account": settings.credentials.query_address.lower(),
         "coin": canonical_coin(market.coin, market.dex),
+        # A dry run's journal holds refusals that never met the exchange: never mixed
+        # with a real run's.
+        "mode": "dry run" if settings.dry_run else "trading",
     }
 
 
