@@ -22,7 +22,7 @@ dot:
 	@command -v dot >/dev/null 2>&1 || { \
 		echo "installing Graphviz (dot) with apt-get"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz >/dev/null; }
 
 # Headless Chromium runs the review page's browser test; install Debian's package when missing.
 chromium:
