@@ -376,12 +376,14 @@ class Interpreter:
         if order is None:
             return
         if (
-            order.requested is None
-            and event.oid == order.oid
-            and event.old_oid is not None
+            event.old_oid is not None
             and event.old_oid in order.prior_oids
+            and order.knows_oid(event.oid)
         ):
-            return  # the new oid's `open` already completed this modify: a late answer
+            # This modify already took effect (the new oid's `open` or a fill came
+            # first): a late answer. A modify asked since (`requested`) names the oid
+            # held then as its old one, so this answer is never its own.
+            return
         if order.state is _GONE:
             # Ended before the answer came: the tombstone learns the new oid
             # (late messages may name only it) and absorbs the answer.
