@@ -8,11 +8,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo bench diagrams lint dot chromium clean mutate docs
 
+# The package maps adapters/ to lifecycle.adapters, for which setuptools warns about editable
+# installs at every install: said once here instead (PYTHONWARNINGS below).
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# The package maps adapters/ to lifecycle.adapters, for which setuptools warns about
-	# editable installs at every install: said once here instead.
 	PYTHONWARNINGS="ignore:Editable installation" \
 		$(BIN)/python -m pip install --quiet -e '.[test,bench,sweep,hyperliquid]'
 	touch $(STAMP)
