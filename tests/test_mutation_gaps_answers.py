@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from conftest import Session
 
+from lifecycle.config import LifecycleConfig, OrdersConfig
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.commands import CancelOrder, FetchOpenOrders
 from lifecycle.core.errors import UnknownOrder
@@ -28,6 +29,7 @@ from lifecycle.core.events import (
 from lifecycle.core.ids import CloidFactory, Oid, Tid
 from lifecycle.core.order import Order, Side
 from lifecycle.core.states import GoneReason, OrderState
+from lifecycle.engine.facade import Engine
 
 S = OrderState
 D = Decimal
@@ -172,3 +174,41 @@ def test_a_refused_status_answer_leaves_the_status_word_alone(session: Session) 
                           session.advance(1))
     assert order.state is S.PENDING and order.status is None
     assert session.engine.anomalies.counts[AnomalyKind.ILLEGAL_EVENT] == 2
+
+
+def test_a_modify_answer_for_an_order_already_ended_teaches_the_tombstone_its_new_oid(
+    session: Session,
+) -> None:
+    # Kills the mutants of the GONE branch of Interpreter.modified (its `_bind` and its
+    # absorbed MODIFY_ACK): a late fill naming only the new oid must find the tombstone.
+    order, old = modifying(session)
+    engine = session.engine
+    engine.handle(OrderCanceled(cloid=order.cloid, oid=old, exchange_initiated=True),
+                  session.advance(1))
+    assert state_of(order) is S.GONE
+    engine.handle(OrderModified(cloid=order.cloid, oid=Oid(9001), old_oid=old, price=D(99),
+                                size=D(1)), session.advance(1))
+    assert order.oid == Oid(9001) and order.prior_oids == (old,)
+    assert order.history[-1].trigger.value == "modify_ack" and order.history[-1].at == session.now
+    engine.handle(OrderFilled(oid=Oid(9001), tid=Tid(3), side=order.side, price=D(99),
+                              size=D("0.5")), session.advance(1))
+    assert order.filled == D("0.5") and len(engine.anomalies) == 0
+
+
+def test_a_modify_answer_under_an_oid_of_another_order_is_a_conflict(session: Session) -> None:
+    # Kills `_bind(order, event.oid, now, ...)` -> `..., None, ...` in modified.
+    other = session.resting(price="98")
+    order, old = modifying(session)
+    assert other.oid is not None
+    session.engine.handle(OrderModified(cloid=order.cloid, oid=other.oid, old_oid=old,
+                                        price=D(99), size=D(1)), session.advance(1))
+    assert state_of(order) is S.MODIFYING and order.oid == old
+    assert anomalies(session, AnomalyKind.OID_CONFLICT) == [(session.now, order.label)]
+
+
+def test_the_engine_verifies_against_the_record_only_when_asked() -> None:
+    # Kills the mutants of `verify` and `history_limit` handed to the machine in Engine.
+    assert Engine().machine.verify is False
+    assert Engine(verify=True).machine.verify is True
+    config = LifecycleConfig(orders=OrdersConfig(history_limit=5))
+    assert Engine(config).machine.history_limit == 5

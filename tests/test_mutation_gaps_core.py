@@ -172,3 +172,58 @@ def test_the_anomaly_log_keeps_the_last_thousand_and_counts_them_all(
     recent = list(log)
     assert len(recent) == 1000 and recent[0].detail == "#1" and recent[-1].detail == "#1000"
     assert len(log) == 1001 and log.counts[AnomalyKind.OVERFILL] == 1001
+
+
+# --- the machine's observers, defaults and entry count -------------------------------------------
+
+
+class Recorder:
+    """A transition observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[Order, OrderState, Trigger, OrderState, float]] = []
+        self.refused: list[tuple[Order, Trigger, float]] = []
+
+    def transition_fired(self, order: Order, source: OrderState, trigger: Trigger,
+                         dest: OrderState, now: float) -> None:
+        self.fired.append((order, source, trigger, dest, now))
+
+    def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
+        self.refused.append((order, trigger, now))
+
+
+def test_a_machines_observers_hear_every_fired_and_refused_trigger() -> None:
+    # Kills the mutants of the arguments passed to a machine's own observers in fire.
+    machine, recorder = OrderMachine(), Recorder()
+    machine.add_observer(recorder)
+    assert machine.observers == (recorder,)
+    order = pending()
+    machine.fire(order, T.SUBMIT, 1.0)
+    with pytest.raises(IllegalTransition):
+        machine.fire(order, T.FINALIZE, 2.0)
+    machine.remove_observer(recorder)
+    machine.fire(order, T.ACCEPT, 3.0)
+    assert recorder.fired == [(order, S.PENDING, T.SUBMIT, S.EXPECTED, 1.0)]
+    assert recorder.refused == [(order, T.FINALIZE, 2.0)]
+
+
+def test_an_order_counts_its_state_entries_one_by_one() -> None:
+    # Kills `order._entries + 1` -> `- 1` / `+ 2` in OrderMachine.fire.
+    machine = OrderMachine()
+    order = pending()
+    assert order.entries == 0
+    machine.fire(order, T.SUBMIT, 1.0)
+    machine.fire(order, T.ACCEPT, 2.0)
+    assert order.entries == 2
+    machine.fire(order, T.FINALIZE, 3.0)
+    machine.fire(order, T.ACCEPT, 4.0)  # reflexive: not an entry
+    assert order.entries == 3
+
+
+def test_machine_and_factory_defaults() -> None:
+    # Kills the mutants of the default arguments of OrderMachine and CloidFactory.
+    machine = OrderMachine()
+    assert (machine.history_limit, machine.verify) == (32, False)
+    assert OrderMachine(history_limit=5).history_limit == 5
+    factory = CloidFactory("test")
+    assert factory.run_id == 0 and factory.next()[10:18] == "00000000"

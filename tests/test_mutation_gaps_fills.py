@@ -16,6 +16,7 @@ from conftest import Session
 
 from lifecycle.core.anomalies import AnomalyKind
 from lifecycle.core.events import (
+    OrderAccepted,
     OrderFilled,
     OrderStatusReport,
     OrphanSeen,
@@ -139,3 +140,76 @@ def test_the_ledger_refuses_a_fill_event_at_no_finite_time(now: float) -> None:
 def test_a_fill_of_trade_id_zero_at_an_int_time_is_valid() -> None:
     record = Fill(tid=Tid(0), price=D(1), size=D(1), at=0)
     assert (record.tid, record.at) == (0, 0)
+
+
+# --- fills while a modify is in flight ----------------------------------------------------------
+
+
+def modifying(session: Session) -> tuple[Order, Oid]:
+    order = session.tracked(size="2")
+    assert order.oid is not None
+    session.engine.modify(order, D(99), D(2), session.now)
+    session.engine.commands_to_send()
+    return order, order.oid
+
+
+def test_a_fill_of_the_old_leg_while_modifying_does_not_complete_the_modify(
+    session: Session,
+) -> None:
+    # Kills `not order.knows_oid(event.oid)` -> `not order.knows_oid(None)` in filled.
+    order, old = modifying(session)
+    session.engine.handle(fill(order, 1, "0.5", oid=old), session.advance(1))
+    assert order.state is S.MODIFYING and order.requested == (D(99), D(2))
+    assert (order.oid, order.price, order.filled) == (old, D(100), D("0.5"))
+
+
+def test_a_replacement_fill_under_an_oid_of_another_order_is_a_conflict(
+    session: Session,
+) -> None:
+    # Kills `_bind(order, event.oid, now, replace=True)` -> `..., None, ...` in filled.
+    other = session.resting(price="98")
+    order, old = modifying(session)
+    assert other.oid is not None
+    session.engine.handle(fill(order, 1, "0.5", oid=other.oid), session.advance(1))
+    assert order.state is S.MODIFYING and order.oid == old
+    (conflict,) = [a for a in session.engine.anomalies if a.kind is AnomalyKind.OID_CONFLICT]
+    assert (conflict.at, conflict.order_id) == (session.now, order.label)
+
+
+def test_a_fill_parked_for_the_replacement_is_attached_when_its_open_comes(
+    session: Session,
+) -> None:
+    # Kills `_attach_parked(order, now)` -> `(order, None)` on the modify's open in accepted.
+    order, _old = modifying(session)
+    engine = session.engine
+    engine.handle(OrderFilled(oid=Oid(9001), tid=Tid(1), side=order.side, price=D(99),
+                              size=D("0.5")), session.advance(1))
+    assert list(engine.parked_fills()) == [Oid(9001)]
+    engine.handle(OrderAccepted(cloid=order.cloid, oid=Oid(9001)), session.advance(1))
+    assert order.oid == Oid(9001) and order.state is S.FINALIZED_PROTECTED
+    assert order.filled == D("0.5") and engine.parked_fills() == {}
+    assert [f.at for f in order.fills.values()] == [session.now]
+
+
+def test_an_open_of_the_replacement_under_an_oid_of_another_order_is_a_conflict(
+    session: Session,
+) -> None:
+    # Kills `_bind(order, oid, now, replace=True)` -> `..., None, ...` in accepted.
+    other = session.resting(price="98")
+    order, old = modifying(session)
+    assert other.oid is not None
+    session.engine.handle(OrderAccepted(cloid=order.cloid, oid=other.oid), session.advance(1))
+    assert order.state is S.MODIFYING and order.oid == old
+    (conflict,) = [a for a in session.engine.anomalies if a.kind is AnomalyKind.OID_CONFLICT]
+    assert (conflict.at, conflict.order_id) == (session.now, order.label)
+
+
+def test_a_fill_refused_by_the_table_is_recorded_when_and_why(session: Session) -> None:
+    # Kills `_refused(order, exc, now)` -> `(order, None, now)` / `(order, exc, None)` in
+    # Interpreter._remote_then_finalize.
+    order = session.engine.place(Side.BUY, D(100), D(1), session.now)
+    session.engine.handle(fill(order, 1, "0.5"), session.advance(1))
+    (refused,) = list(session.engine.anomalies)
+    assert (refused.kind, refused.at, refused.detail) == (
+        AnomalyKind.ILLEGAL_EVENT, session.now,
+        f"{order.label}: can't apply fill_partial in state pending")

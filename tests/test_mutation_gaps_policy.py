@@ -6,6 +6,7 @@ that every other test let pass.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
@@ -198,18 +199,27 @@ def test_each_stale_book_cycle_is_counted() -> None:
 
 
 def test_requests_whose_order_changed_state_are_skipped_and_counted() -> None:
-    # Kills `skipped += 1` -> `= 1` (and `-= 1`, `+= 2`) in Reconciler.apply.
+    # Kills `skipped += 1` -> `= 1` (and `-= 1`, `+= 2`) in both loops of Reconciler.apply,
+    # and `counters[...] += skipped` -> `= skipped`.
     live = engine()
     first, second = tracked(live, "99"), tracked_more(live, "98.9")
     now = live.now
     book = Book(best_bid=D(99), best_ask=D(101), at=now)
+    ladder = Ladder(bids=(Level(price=D("99.1"), size=D(1)), Level(price=D("99"), size=D(1))))
+    plan = live.reconciler.plan(ladder, live.registry, book, now)  # modify both
+    assert {m.order for m in plan.modifies} == {first, second}
+    for order in (first, second):
+        live.modify(order, order.price, D(2), now)
+    live.reconciler.apply(plan, live, now)
+    assert live.counters()["reconciler_requests_skipped_state_changed"] == 2
     plan = live.reconciler.plan(Ladder(), live.registry, book, now)  # clear: cancel both
     assert set(plan.cancels) == {first, second}
     for order in (first, second):
         live.cancel(order, now)
     live.reconciler.apply(plan, live, now)
-    assert live.counters()["reconciler_requests_skipped_state_changed"] == 2
-    assert live.counters()["reconciler_cancels"] == 0
+    counters = live.counters()
+    assert counters["reconciler_requests_skipped_state_changed"] == 4
+    assert (counters["reconciler_cancels"], counters["reconciler_modifies"]) == (0, 0)
 
 
 def tracked_more(live: Engine, price: str) -> Order:
@@ -252,3 +262,26 @@ def test_a_modify_batch_sooner_than_the_interval_is_latched() -> None:
     plan = live.set_targets(Ladder(bids=(Level(price=D("99.2"), size=D(1)),)),
                             Book(best_bid=D(99), best_ask=D(101), at=later), later)
     assert [m.order for m in plan.modifies] == [order]
+
+
+def test_asset_rules_name_the_field_they_refuse() -> None:
+    # Kills the field-name mutants of AssetRules.__post_init__, and the reconciler's rules.
+    with pytest.raises(ValueError, match=r"^sz_decimals must be >= 0, got -1$"):
+        AssetRules.perp(-1)
+    with pytest.raises(ValueError, match=r"^sz_decimals must be >= 0, got -1$"):
+        AssetRules(sz_decimals=-1, max_decimals=6)
+    with pytest.raises(ValueError, match=r"^max_decimals must be an integer, got 1\.5$"):
+        AssetRules(sz_decimals=1, max_decimals=1.5)  # type: ignore[arg-type]
+    assert engine().reconciler.rules == AssetRules.perp(5)
+
+
+def test_each_cycle_logs_one_line_per_side(caplog: pytest.LogCaptureFixture) -> None:
+    # Kills `self._log(plan)` -> `self._log(None)` in Reconciler.apply (it reads the plan
+    # only when INFO is on).
+    caplog.set_level(logging.INFO, logger="lifecycle.reconciler")
+    live = engine()
+    live.set_targets(Ladder(bids=(Level(price=D(99), size=D(1)),)),
+                     Book(best_bid=D(99), best_ask=D(101), at=0.0), 0.0)
+    records = [r for r in caplog.records if r.name == "lifecycle.reconciler"]
+    assert [(r.__dict__["side"], r.__dict__["places"]) for r in records] == [("buy", 1),
+                                                                              ("sell", 0)]

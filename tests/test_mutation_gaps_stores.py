@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from lifecycle.core.anomalies import AnomalyKind, AnomalyLog
+from lifecycle.core.errors import UnknownOrder
 from lifecycle.core.events import OrderFilled
 from lifecycle.core.ids import CloidFactory, Oid, Tid
 from lifecycle.core.order import FillId, Order, Side
@@ -48,7 +49,7 @@ BAD = [
     ("tid", (True, Oid(1), ""), BUY, D(1), 1.0, TypeError, "an int >= 0, got True"),
     ("oid", (Tid(1), Oid(-1), ""), BUY, D(1), 1.0, ValueError, "None or an int >= 0, got -1"),
     ("oid", (Tid(1), "7", ""), BUY, D(1), 1.0, TypeError, "None or an int >= 0, got '7'"),
-    ("fill_ref", (Tid(1), Oid(1), None), BUY, D(1), 1.0, TypeError, "a str, got None"),
+    ("fill_ref", (Tid(1), Oid(1), 5), BUY, D(1), 1.0, TypeError, "a str, got 5"),
     ("size", (Tid(1), Oid(1), ""), BUY, D(0), 1.0, ValueError,
      "a finite Decimal > 0, got Decimal('0')"),
     ("size", (Tid(1), Oid(1), ""), BUY, 1, 1.0, TypeError, "a finite Decimal > 0, got 1"),
@@ -73,6 +74,17 @@ def test_apply_refuses_a_bad_argument_naming_it_and_changes_nothing(
     assert (ledger.position, ledger.fills, len(ledger)) == (D(0), 0, 0)
 
 
+def test_a_ledger_takes_only_a_positive_finite_memory_and_a_capacity_of_one_or_more() -> None:
+    # Kills the mutants of FillLedger.__init__'s checks and its default capacity.
+    assert FillLedger().capacity == 100_000
+    assert FillLedger(capacity=1, memory_s=0.5).memory_s == 0.5
+    for memory_s in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match=r"^memory_s must be a finite number > 0, got "):
+            FillLedger(memory_s=memory_s)
+    with pytest.raises(ValueError, match=r"^capacity must be >= 1, got 0$"):
+        FillLedger(capacity=0)
+
+
 # --- the memory by time ---------------------------------------------------------------------
 
 
@@ -85,6 +97,24 @@ def test_an_identity_is_remembered_for_exactly_memory_s() -> None:
     assert not ledger.remembers(fid(1), 11.0)
     assert len(ledger) == 1
     assert not ledger.remembers(fid(2), math.nextafter(11.0, math.inf))
+
+
+def test_a_fill_event_past_the_memory_expires_the_old_identities() -> None:
+    # Kills `_expire(now)` -> `_expire(None)` in FillLedger.apply_event.
+    ledger = FillLedger(memory_s=10.0)
+    event = OrderFilled(oid=Oid(1), tid=Tid(1), side=BUY, price=D(1), size=D(1))
+    assert ledger.apply_event(event, 0.0)
+    later = OrderFilled(oid=Oid(1), tid=Tid(2), side=BUY, price=D(1), size=D(1))
+    assert ledger.apply_event(later, 20.0)
+    assert len(ledger) == 1 and not ledger.remembers(fid(1), 20.0)
+
+
+def test_binding_an_oid_to_an_order_the_registry_does_not_hold_names_it() -> None:
+    # Kills `UnknownOrder(order.label)` -> `UnknownOrder(None)` in OrderRegistry.bind_oid.
+    order = Order(cloid=CloidFactory("test").next(), side=BUY, price=D(1), size=D(1), now=0.0)
+    with pytest.raises(UnknownOrder) as raised:
+        OrderRegistry().bind_oid(order, Oid(1))
+    assert raised.value.order_id == order.label
 
 
 def test_expiring_the_old_keeps_the_young() -> None:
