@@ -275,3 +275,59 @@ def test_a_journal_written_for_another_run_is_refused_naming_both(tmp_path: Path
     with pytest.raises(RunError) as caught:
         open_engine(settings(first.url, "BTC", dry_run=True), 1_767_225_800.0)
     assert "mode 'trading' (journal) vs 'dry run' (now)" in str(caught.value)
+
+
+def test_a_failing_session_cancels_our_orders_once_and_raises_its_fault(
+    tmp_path: Path, loopback: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A fault inside the session (here the quoter's) must not leave our ladder resting with
+    # nothing but the dead man's switch (which the loopback, like a fresh account, refuses).
+    import asyncio
+
+    import anyio
+    from lifecycle.adapters.hyperliquid import run_session
+    from lifecycle.adapters.hyperliquid.keys import Credentials
+    from lifecycle.adapters.hyperliquid.signing import Signer
+
+    from lifecycle.config import load_config
+    from lifecycle.engine import Engine
+    from lifecycle.runtime import Runtime
+
+    real = run_session.quote_forever
+    oids: list[int] = []
+
+    async def quote_then_fail(runtime: Runtime, engine: Engine, *args: Any) -> None:
+        with anyio.fail_after(30):  # a safety net: the loopback answers in tenths of seconds
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(real, runtime, engine, *args)
+                # Its openOrders lags, like the exchange's: wait until it lists the ladder.
+                while len(await anyio.to_thread.run_sync(resting, loopback)) < 4:
+                    await anyio.sleep(0.05)
+                tg.cancel_scope.cancel()
+        oids.extend(order["oid"] for order in await anyio.to_thread.run_sync(resting, loopback))
+        raise RuntimeError("quoter fault")
+
+    monkeypatch.setattr(run_session, "quote_forever", quote_then_fail)
+    settings = run_session.Settings(
+        config=load_config(config_file(tmp_path)), credentials=Credentials(signer=Signer(KEY)),
+        url=loopback, mainnet=False, journal=tmp_path / "journal",
+    )
+
+    async def session() -> int:
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            status: int = await run_session.trade(settings, client)
+            return status
+
+    caplog.set_level("INFO", logger="lifecycle.hyperliquid.run")
+    with (pytest.raises(RuntimeError, match="quoter fault") as caught,
+          asyncio.Runner(loop_factory=run_session.WallClockLoop) as runner):
+        runner.run(session())
+    # orderStatus is current where openOrders lags: none of the ladder may still be open.
+    statuses = [info(loopback, {"type": "orderStatus", "user": ADDRESS, "oid": oid})
+                ["order"]["status"] for oid in oids]
+    assert len(oids) >= 4 and "canceled" in statuses
+    assert set(statuses) <= {"canceled", "filled"}, statuses
+    assert "the trading session failed (RuntimeError: quoter fault)" in caplog.text
+    assert re.search(r"last-resort cancel: \d of \d accepted", caplog.text)
+    assert any("last-resort cancel" in note for note in caught.value.__notes__)

@@ -22,6 +22,13 @@ refreshes stop, the runtime cancels every order of ours (not in a dry run,
 which has none), waits for the answers, syncs until the engine agrees with the
 exchange and fetches the fills one last time; then the switch is cleared, the
 websocket closed and the journal flushed and closed.
+
+Failing (an exception out of the session's tasks, i.e. a fault of the tracker's
+or its host's, not a setting): one last-resort cancel of every order of ours,
+bounded by :data:`LAST_RESORT_S` and shielded from the cancellation under way,
+goes straight to the adapter (the engine, the runtime or the journal may be
+what failed); the dead man's switch, when armed, is left armed as a second
+net; the exception is logged with its traceback and raised again.
 """
 
 from __future__ import annotations
@@ -42,11 +49,12 @@ import anyio
 import httpx
 
 from lifecycle.config import LifecycleConfig
-from lifecycle.core.commands import ModifyOrder
+from lifecycle.core.commands import CancelOrder, ModifyOrder
 from lifecycle.core.ids import CloidFactory
 from lifecycle.core.states import OURS
 from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
 from lifecycle.runtime import Runtime, RuntimeConfig, current_time
+from lifecycle.runtime.adapter import CommandResult
 from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.quoter import LadderQuoter
 
@@ -62,7 +70,10 @@ from .run_market import Touch, quote_forever
 from .wire import MetaAnswer, PerpDexInfo, decode
 from .ws import WsSession, user_subscriptions, ws_url
 
-__all__ = ["JOURNAL_POLICY", "RunError", "Settings", "WallClockLoop", "trade"]
+__all__ = [
+    "JOURNAL_POLICY", "LAST_RESORT_S", "RunError", "Settings", "WallClockLoop", "last_resort",
+    "trade",
+]
 
 log = logging.getLogger("lifecycle.hyperliquid.run")
 
@@ -72,6 +83,8 @@ log = logging.getLogger("lifecycle.hyperliquid.run")
 JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
 #: The longest wait for the websocket's first subscription.
 WS_READY_S = 20.0
+#: The longest wait for the last-resort cancel after the session failed.
+LAST_RESORT_S = 10.0
 
 
 class RunError(Exception):
@@ -294,27 +307,34 @@ async def _serve(
             if waited.cancelled_caught:
                 raise RunError(f"{session.url}: no websocket connection within {WS_READY_S:g} s",
                                1)
-            async with anyio.create_task_group() as tg:
-                await tg.start(runtime.run)
-                helpers = anyio.CancelScope()
+            try:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(runtime.run)
+                    helpers = anyio.CancelScope()
 
-                async def helping() -> None:
-                    with helpers:
-                        async with anyio.create_task_group() as inner:
-                            inner.start_soon(quote_forever, runtime, engine, quoter, touch,
-                                             quoting.quote_interval_s)
-                            if deadman is not None:
-                                inner.start_soon(deadman.run)
+                    async def helping() -> None:
+                        with helpers:
+                            async with anyio.create_task_group() as inner:
+                                inner.start_soon(quote_forever, runtime, engine, quoter, touch,
+                                                 quoting.quote_interval_s)
+                                if deadman is not None:
+                                    inner.start_soon(deadman.run)
 
-                tg.start_soon(helping)
-                log.info("quoting %s every %g s%s", adapter.asset.name,
-                         quoting.quote_interval_s, " (dry run)" if settings.dry_run else "")
-                limit = math.inf if settings.duration_s is None else settings.duration_s
-                with anyio.move_on_after(limit):
-                    await stop.wait()
-                log.info("stopping: cancelling our orders and syncing")
-                helpers.cancel()
-                runtime.stop(cancel_all=not settings.dry_run)
+                    tg.start_soon(helping)
+                    log.info("quoting %s every %g s%s", adapter.asset.name,
+                             quoting.quote_interval_s, " (dry run)" if settings.dry_run else "")
+                    limit = math.inf if settings.duration_s is None else settings.duration_s
+                    with anyio.move_on_after(limit):
+                        await stop.wait()
+                    log.info("stopping: cancelling our orders and syncing")
+                    helpers.cancel()
+                    runtime.stop(cancel_all=not settings.dry_run)
+            except Exception as exc:
+                await last_resort(engine, adapter, exc, armed=deadman is not None)
+                failure = _sole(exc)
+                failure.add_note("lifecycle run: a last-resort cancel of our orders was tried "
+                                 "(its outcome is in the log above)")
+                raise failure from None
             if deadman is not None:
                 await deadman.clear()
     finally:
@@ -331,6 +351,60 @@ async def _serve(
         )
         return 1
     return 0
+
+
+async def last_resort(
+    engine: JournaledEngine, adapter: HyperliquidAdapter, exc: BaseException, *, armed: bool
+) -> None:
+    """After the session failed with ``exc``: cancel every order of ours once (module docstring).
+
+    Never raises: what it could not do is logged.
+    """
+    ours = [o for o in engine.registry if o.state in OURS]
+    # The traceback is the caller's to show (it raises ``exc`` again): one line here.
+    log.critical("the trading session failed (%s); cancelling the %d order(s) of ours once, "
+                 "straight through the adapter%s", _sole_text(exc), len(ours),
+                 "; the dead man's switch stays armed" if armed else "")
+    if not ours:
+        return
+    cancels = [CancelOrder(cloid=o.cloid, oid=o.oid) for o in ours]
+    with anyio.move_on_after(LAST_RESORT_S, shield=True) as waited:
+        try:
+            results = await adapter.cancel(cancels)
+        except Exception:
+            log.exception("the last-resort cancel failed")
+            return
+    if waited.cancelled_caught:
+        log.error("the last-resort cancel had no answer within %g s", LAST_RESORT_S)
+        return
+    refused = [(c, _why(r)) for c, r in zip(cancels, results, strict=True) if _why(r)]
+    for cancel, why in refused:
+        log.error("last-resort cancel of %s (oid %s) not done: %s", cancel.cloid, cancel.oid,
+                  why)
+    log.critical("last-resort cancel: %d of %d accepted; check the account for resting orders",
+                 len(cancels) - len(refused), len(cancels))
+
+
+def _why(result: CommandResult) -> str:
+    """Why a cancel may not have happened ("" when the exchange accepted it)."""
+    if result.ambiguous:
+        return f"no answer ({result.error or 'unknown outcome'})"
+    if result.rate_limited:
+        return f"rate limited ({result.error})"
+    return result.error
+
+
+def _sole_text(exc: BaseException) -> str:
+    """``Type: message`` of the one exception inside a task group's group."""
+    inner = _sole(exc) if isinstance(exc, Exception) else exc
+    return f"{type(inner).__name__}: {inner}"
+
+
+def _sole(exc: Exception) -> Exception:
+    """The one exception inside a task group's group, so the caller's handlers see it."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _dec(value: float) -> Decimal:
