@@ -25,11 +25,18 @@ and ``recover`` (headers, checkpoints, notes) are skipped. Replay needs only an
 :class:`~lifecycle.journal.journaled.JournaledEngine` with journaling paused,
 and with ``partial_tail`` lets the last call's outcome run past the journal's
 (a crash cut it short): the surplus comes back as :attr:`ReplayResult.tail`.
+
+The engine's, the reconciler's and the safety sync's INFO lines were logged
+when the run happened; a replay would only repeat them, thousands of lines
+at a restart. So while it runs, those loggers (:data:`REPEATED_LOGGERS`) log
+warnings and worse only, unless DEBUG is asked for, which keeps everything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +48,26 @@ from lifecycle.journal.codec import INPUTS, OUTCOMES, JournalRecord, Pending
 from lifecycle.journal.errors import ReplayDivergence
 from lifecycle.journal.outcomes import error_fields, fired_fields, refused_fields
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["REPEATED_LOGGERS", "ReplayResult", "replay"]
+
+#: Loggers whose INFO lines a replay would only repeat (module docstring).
+REPEATED_LOGGERS = ("lifecycle.engine", "lifecycle.reconciler", "lifecycle.safety_sync")
+
+
+@contextmanager
+def _repeats_quiet() -> Iterator[None]:
+    """Raise :data:`REPEATED_LOGGERS` that log INFO to WARNING, for the block's length."""
+    raised = []
+    for name in REPEATED_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() == logging.INFO:
+            raised.append((logger, logger.level))
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in raised:
+            logger.setLevel(level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,33 +220,34 @@ def replay(
             current.seq, f"replay {_describe(actual[pos])}, which the journal lacks"
         )
 
-    try:
-        for rec in records:
-            if rec.type in INPUTS:
-                close(rec)
-                current, pos = rec, 0
-                inputs += 1
-                capture.items = actual = []
-                try:
-                    _apply(engine, rec, handle)
-                except ReplayDivergence:
-                    raise
-                except Exception as exc:
-                    actual.append(("error", rec.at, error_fields(exc)))
-                fired += sum(1 for item in actual if item[0] == "fired")
-            elif rec.type in OUTCOMES:
-                expected: Pending = (rec.type, rec.at, dict(rec.data))
-                got = actual[pos] if current is not None and pos < len(actual) else None
-                if got != expected:
-                    raise ReplayDivergence(
-                        rec.seq, f"journal has {_describe(expected)}, replay {_describe(got)}"
-                    )
-                pos += 1
-            elif rec.type == "recover":
-                close(rec)
-                current = None
-        tail = close(None)
-    finally:
-        engine.machine.remove_observer(capture)
-        del engine.handle
+    with _repeats_quiet():
+        try:
+            for rec in records:
+                if rec.type in INPUTS:
+                    close(rec)
+                    current, pos = rec, 0
+                    inputs += 1
+                    capture.items = actual = []
+                    try:
+                        _apply(engine, rec, handle)
+                    except ReplayDivergence:
+                        raise
+                    except Exception as exc:
+                        actual.append(("error", rec.at, error_fields(exc)))
+                    fired += sum(1 for item in actual if item[0] == "fired")
+                elif rec.type in OUTCOMES:
+                    expected: Pending = (rec.type, rec.at, dict(rec.data))
+                    got = actual[pos] if current is not None and pos < len(actual) else None
+                    if got != expected:
+                        raise ReplayDivergence(
+                            rec.seq, f"journal has {_describe(expected)}, replay {_describe(got)}"
+                        )
+                    pos += 1
+                elif rec.type == "recover":
+                    close(rec)
+                    current = None
+            tail = close(None)
+        finally:
+            engine.machine.remove_observer(capture)
+            del engine.handle
     return ReplayResult(inputs, fired, tail)
