@@ -123,5 +123,5 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    default="simulated",
                    help="simulated: the simulated exchange's own adapter (default); "
                         "hyperliquid-loopback: the Hyperliquid adapter over real sockets to "
-                        "the loopback exchange, in virtual time (no --restart-at)")
+                        "the loopback exchange, in virtual time")
     p.set_defaults(run=commands.simulate_command, usage_error=p.error)

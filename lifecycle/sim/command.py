@@ -32,7 +32,7 @@ from lifecycle.config import LifecycleConfig
 from lifecycle.journal import journal_path
 from lifecycle.review.diagram import DOT_MISSING, out_dir_problem
 from lifecycle.sim.simulate import StopRequest, run_simulation, write_diagram
-from lifecycle.sim.spec import ADAPTERS, LOOPBACK, SimulationSpec
+from lifecycle.sim.spec import ADAPTERS, SimulationSpec
 
 __all__ = ["DEFAULT_DOWNTIME_S", "INTERRUPTED", "simulate_command"]
 
@@ -173,8 +173,6 @@ def simulate_command(
     needs = _needs_problems(restart_at_s, downtime_s, restart_from_journal)
     if adapter not in ADAPTERS:
         needs.append(f"--adapter must be one of {', '.join(ADAPTERS)}, got {adapter!r}")
-    elif adapter == LOOPBACK and restart_at_s is not None:
-        needs.append(f"--restart-at is not simulated with --adapter {LOOPBACK}")
     problems = _bound_problems(duration_s, restart_at_s, downtime_s)
     if not problems and needs and usage_error is not None:
         usage_error("; ".join(needs))

@@ -22,8 +22,19 @@ report are :mod:`lifecycle.sim.simulate`'s. The referee reads the account's
 simulated exchange behind the loopback, its ids translated to the ones the
 client sees (:mod:`lifecycle.sim.hl_truth`).
 
-Not covered here: a restart (``restart_at_s``), and orders of an earlier
-run or of someone else resting at the start (the loopback starts empty).
+A restart (``restart_at_s``) is the one of :mod:`lifecycle.sim.simulate`,
+over the wire: the first bot is stopped abruptly (its tasks cancelled, its
+sockets cut, its journal's buffer lost), the loopback keeps trading through
+the downtime (what it sends meanwhile reaches no one, as on Hyperliquid,
+which replays nothing), and a second bot (a new HTTP client, websocket,
+adapter and runtime) comes back with the engine recovered from the journal
+(``restart_from_journal``) or an empty one, does what ``lifecycle run`` does
+after a recovery (the immediate-fill credits rebuilt from the engine, a fill
+catch-up from the journal's start) and quotes to the end. The signer's nonces
+go on from the first bot's: a real restart takes longer than a millisecond.
+
+Not covered here: orders of an earlier run or of someone else resting at the
+start (the loopback starts empty).
 """
 
 from __future__ import annotations
@@ -39,13 +50,21 @@ import httpx
 from lifecycle.config import LifecycleConfig
 from lifecycle.core.commands import ModifyOrder
 from lifecycle.core.ids import CloidFactory
+from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
-from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine
+from lifecycle.journal import (
+    FlushMode,
+    FlushPolicy,
+    Journal,
+    JournaledEngine,
+    journal_path,
+)
 from lifecycle.runtime import Runtime, clock, current_time
+from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.bot import _runtime_config
 from lifecycle.sim.hl_truth import HlVenue, applied_in_trade_ids
 from lifecycle.sim.referee import _Referee
-from lifecycle.sim.report import SimulationReport, _report
+from lifecycle.sim.report import RestartInfo, SimulationReport, _report
 from lifecycle.sim.spec import ScheduledFault, SimulationSpec
 
 if TYPE_CHECKING:
@@ -53,6 +72,7 @@ if TYPE_CHECKING:
     # mypy checks it from its source directory under its own name.
     from adapters.hyperliquid.actions import OrderTerms
     from adapters.hyperliquid.adapter import HyperliquidAdapter
+    from adapters.hyperliquid.adapter_credits import credits_from_engine
     from adapters.hyperliquid.loopback import DEFAULT_MARKETS, LoopbackExchange, MarketSpec
     from adapters.hyperliquid.nonces import NonceSource
     from adapters.hyperliquid.rest import L1ActionSigner, RestClient, RestOutcome
@@ -64,6 +84,7 @@ if TYPE_CHECKING:
 else:
     from lifecycle.adapters.hyperliquid.actions import OrderTerms
     from lifecycle.adapters.hyperliquid.adapter import HyperliquidAdapter
+    from lifecycle.adapters.hyperliquid.adapter_credits import credits_from_engine
     from lifecycle.adapters.hyperliquid.loopback import (
         DEFAULT_MARKETS,
         LoopbackExchange,
@@ -129,17 +150,21 @@ async def simulate_on_loopback(
                                 markets=(market,), clock=now)
     start = current_time()
     url = await loopback.start()
+    restart: RestartInfo | None = None
     try:
         sim = loopback.simulated(user, coin)  # the account's desk starts with the market
         venue = HlVenue(loopback, sim, user, coin)
-        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S) as client:
-            engine = _engine(config, journal_dir)
-            referee = _Referee(engine, venue)
-            engine.machine.add_observer(referee)
-            runtime, end, interrupted_at = await _trade(
-                spec, profile, config, engine, referee, client, url, signer, sim, start, pause,
-                horizon(profile),
-            )
+        engine = _engine(config, journal_dir)
+        referee = _Referee(engine, venue)
+        engine.machine.add_observer(referee)
+        life = _Life(spec, profile, config, url, signer, sim, start, pause)
+        if spec.restart_at_s is not None:
+            assert journal_dir is not None  # simulate() gives a temporary one
+            await life.until_crash(engine, referee, spec.restart_at_s)
+            engine, restart = await _come_back(spec, config, engine, referee, journal_dir, start,
+                                               pause)
+        runtime, end, interrupted_at = await life.to_the_end(engine, referee, horizon(profile),
+                                                             restart)
     finally:
         await loopback.close()
     if isinstance(engine, JournaledEngine):
@@ -149,6 +174,7 @@ async def simulate_on_loopback(
     referee.close(end)
     referee.applied = applied_in_trade_ids(venue.truth, referee.applied)
     report = _report(spec, profile, config, engine, venue, runtime.stats, referee, end - start)
+    report.restart = restart
     if interrupted_at is not None:
         report.interrupted_at_s = interrupted_at
     return report
@@ -161,79 +187,173 @@ def _engine(config: LifecycleConfig, journal_dir: Path | None) -> Engine:
     return JournaledEngine(Journal.in_dir(journal_dir, _JOURNAL_POLICY), config, cloids=cloids)
 
 
-async def _trade(
+class _Stopped(Exception):
+    """Ends the first bot's life abruptly (a crash)."""
+
+
+async def _come_back(
     spec: SimulationSpec,
-    profile: FaultProfile,
     config: LifecycleConfig,
     engine: Engine,
     referee: _Referee,
-    client: httpx.AsyncClient,
-    url: str,
-    signer: Signer,
-    sim: SimulatedExchange,
+    journal_dir: Path,
     start: float,
     pause: Callable[[float], Awaitable[None]],
-    horizon: float,
-) -> tuple[Runtime, float, float | None]:
-    """Connect, quote for the spec's duration, close; return the runtime, the end
-    time and when a stop request ended the quoting (None: it ran its course)."""
-    rest = RestClient(client, url, rng=random.Random(f"{spec.seed}/rest"))
-    asset = await load_asset(rest, config.market.coin, "")
-    user = signer.address
-    touch = Touch(rest, asset.name, fresh_s=config.reconciler.book_age_grace_s)
-    session = WsSession(
-        ws_url(url), [*user_subscriptions(user), {"type": "bbo", "coin": asset.name}],
-        rng=random.Random(f"{spec.seed}/ws"),
+) -> tuple[Engine, RestartInfo]:
+    """After the crash: the downtime, then the second bot's engine (module docstring)."""
+    stopped = current_time()
+    lost = engine.journal.abandon() if isinstance(engine, JournaledEngine) else 0
+    referee.suspend(stopped)
+    await pause(spec.downtime_s)
+    back = current_time()
+    inputs = 0
+    if spec.restart_from_journal:
+        engine = JournaledEngine.recover(journal_dir, back, policy=_JOURNAL_POLICY)
+        inputs = engine.recovery.inputs if engine.recovery is not None else 0
+    else:
+        engine = Engine(config, cloids=CloidFactory(config.orders.namespace, run_id=2))
+    referee.resume(engine, back)
+    return engine, RestartInfo(
+        at_s=stopped - start,
+        downtime_s=back - stopped,
+        from_journal=isinstance(engine, JournaledEngine),
+        records_lost=lost,
+        inputs_replayed=inputs,
+        orders_restored=sum(1 for o in engine.registry if o.state is not OrderState.GONE),
+        journal=journal_path(journal_dir) if spec.journal_dir is not None else None,
     )
-    runtime: Runtime | None = None
 
-    def reconnected(down_since: float) -> None:
-        if runtime is not None:
-            runtime.notify_reconnect(down_since)
 
-    def terms(cmd: ModifyOrder) -> OrderTerms | None:
-        order = engine.registry.find(cmd.cloid, cmd.oid)
-        return None if order is None else OrderTerms(side=order.side)
+class _Life:
+    """What every life of the bot shares: the run's spec, the loopback and the signer."""
 
-    adapter = HyperliquidAdapter(
-        rest, L1ActionSigner(signer, is_mainnet=False), asset, user, stream=session,
-        on_reconnect=reconnected, on_market=touch.on_market, terms=terms, now=clock(),
-    )
-    runtime = Runtime(engine, adapter, _runtime_config(spec, profile), observer=referee,
-                      rng=random.Random(f"{spec.seed}/runtime"))
-    rest.on_rate_limited = _backoff_hook(runtime)
-    progress = spec.progress
-    # Registered even without a listener, as the simulated bot does: the run must
-    # not depend on whether progress is shown.
-    runtime.every(
-        spec.progress_interval_s,
-        lambda t: progress(t - start, spec.duration_s) if progress is not None else None,
-    )
-    for fault in spec.schedule:
-        runtime.call_at(start + fault.at_s, _injector(fault, sim))
-    interrupted: float | None = None
-    async with session:
-        with anyio.fail_after(_WS_READY_S):
-            await session.wait_ready()
-        async with runtime.session():
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(quote_forever, runtime, engine, spec.quoter, touch,
-                              spec.quote_interval_s)
-                await pause(max(0.0, start + spec.duration_s - current_time()))
-                if current_time() < start + spec.duration_s:
-                    interrupted = current_time() - start
-                tg.cancel_scope.cancel()
-            sim.close_market(current_time())
+    def __init__(
+        self,
+        spec: SimulationSpec,
+        profile: FaultProfile,
+        config: LifecycleConfig,
+        url: str,
+        signer: Signer,
+        sim: SimulatedExchange,
+        start: float,
+        pause: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.spec, self.profile, self.config = spec, profile, config
+        self.url, self.signer, self.sim = url, signer, sim
+        self.start, self.pause = start, pause
+        self.lives = 0
 
-            def settled() -> bool:
-                # As in the simulated run: what the exchange still holds beyond the
-                # longest delivery delay is a closed market's process that does nothing.
-                due = sim.next_time()
-                return due is None or due > current_time() + horizon
+    async def until_crash(self, engine: Engine, referee: _Referee, at_s: float) -> None:
+        """Quote until ``at_s`` into the run, then stop abruptly: every task cancelled,
+        nothing shut down gracefully, the sockets cut."""
+        spec = self.spec
+        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S) as client:
+            runtime, session, touch = await self._connect(engine, referee, client,
+                                                          faults=(float("-inf"), at_s))
+            try:
+                async with session:
+                    with anyio.fail_after(_WS_READY_S):
+                        await session.wait_ready()
+                    async with runtime.session(), anyio.create_task_group() as tg:
+                        tg.start_soon(quote_forever, runtime, engine, spec.quoter, touch,
+                                      spec.quote_interval_s)
+                        await self.pause(max(0.0, self.start + at_s - current_time()))
+                        raise _Stopped
+            except* _Stopped:
+                pass
 
-            await runtime.close(cancel_all=spec.cancel_all, settled=settled)
-            end = current_time()
-    return runtime, end, interrupted
+    async def to_the_end(
+        self, engine: Engine, referee: _Referee, horizon: float, restart: RestartInfo | None
+    ) -> tuple[Runtime, float, float | None]:
+        """Connect, quote for the rest of the run, close; return the runtime, the end
+        time and when a stop request ended the quoting (None: it ran its course)."""
+        spec, sim = self.spec, self.sim
+        since = float("-inf") if spec.restart_at_s is None else spec.restart_at_s
+        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S) as client:
+            runtime, session, touch = await self._connect(engine, referee, client,
+                                                          faults=(since, float("inf")),
+                                                          restart=restart)
+            interrupted: float | None = None
+            async with session:
+                with anyio.fail_after(_WS_READY_S):
+                    await session.wait_ready()
+                async with runtime.session():
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(quote_forever, runtime, engine, spec.quoter, touch,
+                                      spec.quote_interval_s)
+                        await self.pause(max(0.0, self.start + spec.duration_s - current_time()))
+                        if current_time() < self.start + spec.duration_s:
+                            interrupted = current_time() - self.start
+                        tg.cancel_scope.cancel()
+                    sim.close_market(current_time())
+
+                    def settled() -> bool:
+                        # As in the simulated run: what the exchange still holds beyond the
+                        # longest delivery delay is a closed market's process that does nothing.
+                        due = sim.next_time()
+                        return due is None or due > current_time() + horizon
+
+                    await runtime.close(cancel_all=spec.cancel_all, settled=settled)
+                    end = current_time()
+        return runtime, end, interrupted
+
+    async def _connect(
+        self,
+        engine: Engine,
+        referee: _Referee,
+        client: httpx.AsyncClient,
+        *,
+        faults: tuple[float, float],
+        restart: RestartInfo | None = None,
+    ) -> tuple[Runtime, WsSession, Touch]:
+        """One bot's adapter and runtime, as ``lifecycle run`` builds them; after a
+        restart, what it does after a recovery too."""
+        spec, config = self.spec, self.config
+        self.lives += 1
+        tag = f"{spec.seed}" if self.lives == 1 else f"{spec.seed}/life{self.lives}"
+        rest = RestClient(client, self.url, rng=random.Random(f"{tag}/rest"))
+        asset = await load_asset(rest, config.market.coin, "")
+        user = self.signer.address
+        touch = Touch(rest, asset.name, fresh_s=config.reconciler.book_age_grace_s)
+        session = WsSession(
+            ws_url(self.url), [*user_subscriptions(user), {"type": "bbo", "coin": asset.name}],
+            rng=random.Random(f"{tag}/ws"),
+        )
+        runtime: Runtime | None = None
+
+        def reconnected(down_since: float) -> None:
+            if runtime is not None:
+                runtime.notify_reconnect(down_since)
+
+        def terms(cmd: ModifyOrder) -> OrderTerms | None:
+            order = engine.registry.find(cmd.cloid, cmd.oid)
+            return None if order is None else OrderTerms(side=order.side)
+
+        adapter = HyperliquidAdapter(
+            rest, L1ActionSigner(self.signer, is_mainnet=False), asset, user, stream=session,
+            on_reconnect=reconnected, on_market=touch.on_market, terms=terms, now=clock(),
+        )
+        runtime = Runtime(engine, adapter, _runtime_config(spec, self.profile),
+                          observer=referee, rng=random.Random(f"{tag}/runtime"))
+        rest.on_rate_limited = _backoff_hook(runtime)
+        progress, start = spec.progress, self.start
+        # Registered even without a listener, as the simulated bot does: the run must
+        # not depend on whether progress is shown.
+        runtime.every(
+            spec.progress_interval_s,
+            lambda t: progress(t - start, spec.duration_s) if progress is not None else None,
+        )
+        for fault in spec.schedule:
+            if faults[0] <= fault.at_s < faults[1]:
+                runtime.call_at(start + fault.at_s, _injector(fault, self.sim))
+        if restart is not None:
+            back = current_time()
+            recovery = engine.recovery if isinstance(engine, JournaledEngine) else None
+            if recovery is not None:
+                adapter.codec.credits.restore(credits_from_engine(engine, back))
+            since = recovery.first_at if recovery is not None else None
+            runtime.catch_up(back if since is None else catch_up_start(engine, since, back))
+        return runtime, session, touch
 
 
 def _backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:

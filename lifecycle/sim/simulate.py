@@ -274,8 +274,6 @@ def run_simulation(
         raise ValueError(f"downtime_s must be >= 0, got {spec.downtime_s}")
     if spec.adapter not in ADAPTERS:
         raise ValueError(f"adapter must be one of {', '.join(ADAPTERS)}, got {spec.adapter!r}")
-    if spec.adapter == LOOPBACK and spec.restart_at_s is not None:
-        raise ValueError(f"restart_at_s: a restart is not simulated with adapter {LOOPBACK}")
     with contextlib.ExitStack() as stack:
         journal_dir: Path | None = None
         if spec.journal_dir is not None:

@@ -84,8 +84,8 @@ class SimulationSpec:
             then show what the journal prevents.
         adapter: ``simulated`` (the simulated exchange's own adapter) or
             ``hyperliquid-loopback`` (the Hyperliquid adapter over real sockets to
-            the loopback exchange: :mod:`lifecycle.sim.hl_bot`; no restart, no
-            earlier or foreign orders).
+            the loopback exchange: :mod:`lifecycle.sim.hl_bot`; no earlier or
+            foreign orders).
     """
 
     seed: int = 1
