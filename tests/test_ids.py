@@ -348,3 +348,15 @@ def test_cloid_factory_start_out_of_counter_range_raises(start: int) -> None:
     # Act / Assert
     with pytest.raises(ValueError):
         CloidFactory("bot-a", 0, start=start)
+
+
+def test_a_factorys_namespace_and_run_id_are_read_only_and_give_its_prefix() -> None:
+    # The prefix every cloid carries is computed once: changing the fields it comes from
+    # would leave next() and owns() on the old prefix while this_run() read the new one.
+    factory = CloidFactory("bot", run_id=7)
+    assert factory.next().startswith(factory.prefix) and len(factory.prefix) == 18
+    assert factory.prefix.endswith("00000007")
+    with pytest.raises(AttributeError):
+        factory.run_id = 8  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        factory.namespace = "other"  # type: ignore[misc]

@@ -88,7 +88,7 @@ class CloidFactory:
         start: The first counter value.
     """
 
-    __slots__ = ("_counter", "_prefix", "namespace", "run_id")
+    __slots__ = ("_counter", "_namespace", "_prefix", "_run_id")
 
     def __init__(self, namespace: str, run_id: int = 0, *, start: int = 0) -> None:
         if not namespace:
@@ -97,10 +97,26 @@ class CloidFactory:
             raise ValueError(f"run_id must be in [0, 2**32), got {run_id}")
         if not 0 <= start < 2**64:
             raise ValueError(f"start must be in [0, 2**64), got {start}")
-        self.namespace = namespace
-        self.run_id = run_id
+        self._namespace = namespace
+        self._run_id = run_id
         self._prefix = "0x" + namespace_tag(namespace) + f"{run_id:08x}"
         self._counter = start
+
+    # Read-only: the prefix every cloid carries is computed once from these two.
+    @property
+    def namespace(self) -> str:
+        """The bot's namespace."""
+        return self._namespace
+
+    @property
+    def run_id(self) -> int:
+        """This run's id."""
+        return self._run_id
+
+    @property
+    def prefix(self) -> str:
+        """The text every cloid of this run starts with: ``0x``, namespace tag, run id."""
+        return self._prefix
 
     @property
     def counter(self) -> int:

@@ -43,7 +43,7 @@ import logging
 
 from lifecycle.config import OrphanPolicy
 from lifecycle.core.anomalies import AnomalyKind
-from lifecycle.core.ids import Cloid, CloidFactory, namespace_tag
+from lifecycle.core.ids import Cloid, CloidFactory
 from lifecycle.core.order import Order
 from lifecycle.core.states import OrderState, Trigger
 from lifecycle.policy.asking import AskingEngine
@@ -58,7 +58,7 @@ S = OrderState
 
 def run_prefix(cloids: CloidFactory) -> str:
     """The text every cloid of ``cloids``' run starts with: ``0x``, namespace tag, run id."""
-    return f"0x{namespace_tag(cloids.namespace)}{cloids.run_id:08x}"
+    return cloids.prefix
 
 
 class OrphanHandler:
@@ -72,29 +72,18 @@ class OrphanHandler:
             sync's set, reported once each).
     """
 
-    __slots__ = ("_counts", "_engine", "_ignored", "_prefix")
+    __slots__ = ("_counts", "_engine", "_ignored")
 
     def __init__(self, engine: AskingEngine, counts: dict[str, int], ignored: set[Order]) -> None:
         self._engine = engine
         self._counts = counts
         self._ignored = ignored
-        self._prefix: tuple[CloidFactory, str, int, str] | None = None
 
     def this_run(self, cloid: Cloid | None) -> bool:
         """Whether ``cloid`` was made by the engine's cloid factory in this run."""
         if cloid is None:
             return False
-        cloids = self._engine.cloids
-        known = self._prefix
-        if (
-            known is None
-            or known[0] is not cloids
-            or known[1] != cloids.namespace
-            or known[2] != cloids.run_id
-        ):
-            known = (cloids, cloids.namespace, cloids.run_id, run_prefix(cloids))
-            self._prefix = known
-        return cloid.startswith(known[3])
+        return cloid.startswith(self._engine.cloids.prefix)
 
     def adopt_own(self, order: Order, tally: Tally, now: float, why: str) -> None:
         """Adopt ``order`` (a candidate or an aged orphan of this run) at once, as TRACKED."""
