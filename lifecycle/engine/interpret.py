@@ -72,16 +72,8 @@ class Interpreter:
     """Turns each exchange event into the trigger it means for its order."""
 
     __slots__ = (
-        "_anomaly",
-        "_by_cloid",
-        "_by_oid",
-        "_engine",
-        "_find",
-        "_fire",
-        "_move_remote",
-        "_parked",
-        "_refused",
-        "handlers",
+        "_anomaly", "_by_cloid", "_by_oid", "_engine", "_find", "_fire", "_move_remote",
+        "_parked", "_refused", "handlers",
     )
 
     def __init__(self, engine: InterpreterHost) -> None:
@@ -140,7 +132,10 @@ class Interpreter:
         if oid is None or order.knows_oid(oid):
             return True
         other = self._by_oid(oid)
-        if other is not None and other.state in DISCOVERED and order.state not in DISCOVERED:
+        if (
+            other is not None and other.state in DISCOVERED and order.state not in DISCOVERED
+            and (order.oid is None or replace)  # else a conflict: the candidate stays
+        ):
             # A snapshot listed our order without its cloid before its ack, so it
             # became an orphan candidate. The exchange now ties the oid to our
             # cloid: drop the candidate and give its fills to our order.
@@ -183,6 +178,8 @@ class Interpreter:
             return
         if order.state is _GONE and order.reason is GoneReason.NEVER_PLACED and oid is not None:
             self._late_placement(order, oid, "its placement answer", now)
+            if self._parked:  # fills that came before, naming only the oid now bound
+                self._attach_parked(order, now)
             return
         if oid != order.oid:
             state = order.state
@@ -389,6 +386,8 @@ class Interpreter:
             # (late messages may name only it) and absorbs the answer.
             self._bind(order, event.oid, now, replace=True)
             self._move_remote(order, _MODIFY_ACK, now)
+            if self._parked:  # fills of the new oid that came before: late fills
+                self._attach_parked(order, now)
             return
         if order.state is not _MODIFYING and order.state is not _CANCELLING:
             self._engine.move_remote(order, _MODIFY_ACK, now)  # illegal: anomaly
