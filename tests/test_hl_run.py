@@ -320,14 +320,72 @@ def test_a_failing_session_cancels_our_orders_once_and_raises_its_fault(
             return status
 
     caplog.set_level("INFO", logger="lifecycle.hyperliquid.run")
-    with (pytest.raises(RuntimeError, match="quoter fault") as caught,
+    with (pytest.raises(run_session.SessionFault, match="RuntimeError: quoter fault") as caught,
           asyncio.Runner(loop_factory=run_session.WallClockLoop) as runner):
         runner.run(session())
+    assert isinstance(caught.value.__cause__, RuntimeError)
     # orderStatus is current where openOrders lags: none of the ladder may still be open.
     statuses = [info(loopback, {"type": "orderStatus", "user": ADDRESS, "oid": oid})
                 ["order"]["status"] for oid in oids]
     assert len(oids) >= 4 and "canceled" in statuses
     assert set(statuses) <= {"canceled", "filled"}, statuses
     assert "the trading session failed (RuntimeError: quoter fault)" in caplog.text
+    assert "Traceback" in caplog.text  # logged once, with the cancel's outcome after it
     assert re.search(r"last-resort cancel: \d of \d accepted", caplog.text)
-    assert any("last-resort cancel" in note for note in caught.value.__notes__)
+
+
+def test_the_last_resort_cancels_by_cloid_and_takes_our_orphans_by_oid() -> None:
+    # A modify under way may already have replaced the oid the engine holds: the cloid
+    # names the replacement too. An orphan carrying our namespace rests as ours.
+    from lifecycle.adapters.hyperliquid.run_session import _last_cancels
+
+    from lifecycle.config import LifecycleConfig
+    from lifecycle.core.events import OrderAccepted, OrphanSeen
+    from lifecycle.core.ids import CloidFactory, Oid
+    from lifecycle.core.order import Side
+    from lifecycle.core.states import OrderState
+    from lifecycle.engine import Engine
+
+    cloids = CloidFactory("bot", run_id=2)
+    engine = Engine(LifecycleConfig(), cloids=cloids)
+    modifying = engine.place(Side.BUY, Decimal(100), Decimal(1), 0.0)
+    engine.commands_to_send()
+    engine.handle(OrderAccepted(cloid=modifying.cloid, oid=Oid(11)), 0.1)
+    engine.on_timer(60.0)
+    engine.modify(modifying, Decimal(101), Decimal(1), 60.0)
+    assert modifying.state is OrderState.MODIFYING
+    earlier_run = CloidFactory("bot", run_id=1).next()
+    engine.handle(OrphanSeen(oid=Oid(12), cloid=earlier_run, side=Side.SELL,
+                             price=Decimal(105), size=Decimal(1)), 60.1)
+    engine.handle(OrphanSeen(oid=Oid(13), cloid=None, side=Side.SELL, price=Decimal(106),
+                             size=Decimal(1)), 60.1)  # someone else's: left alone
+    cancels = {(c.cloid, c.oid) for c in _last_cancels(engine)}
+    assert cancels == {(modifying.cloid, None), (None, Oid(12))}
+
+
+def test_a_session_fault_exits_1_with_one_line_pointing_at_the_log(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import argparse
+
+    from lifecycle.adapters.hyperliquid import run as run_module
+    from lifecycle.adapters.hyperliquid.keys import Credentials
+    from lifecycle.adapters.hyperliquid.run_session import SessionFault, Settings
+    from lifecycle.adapters.hyperliquid.signing import Signer
+
+    from lifecycle.config import LifecycleConfig
+
+    async def failing(settings: Settings) -> int:
+        raise SessionFault("RuntimeError: quoter fault")
+
+    settings = Settings(config=LifecycleConfig(), credentials=Credentials(signer=Signer(KEY)),
+                        url="http://127.0.0.1:9", mainnet=False, journal=tmp_path / "j")
+    monkeypatch.setattr(run_module, "_settings", lambda args: settings)
+    monkeypatch.setattr(run_module, "_main", failing)
+    monkeypatch.setattr(run_module, "_configure_logging", lambda level: None)  # the root's
+    parser = argparse.ArgumentParser()
+    run_module.add_arguments(parser)
+    assert run_module.run(parser.parse_args(["--config", "unused.yaml"])) == 1
+    err = capsys.readouterr().err
+    assert "lifecycle run: the trading session failed: RuntimeError: quoter fault" in err
+    assert "Traceback" not in err

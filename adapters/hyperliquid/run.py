@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from lifecycle.journal import JournalCorrupt, NotAJournal, ReplayDivergence
 
     try:
-        from .run_session import RunError, WallClockLoop
+        from .run_session import RunError, SessionFault, WallClockLoop
     except ImportError as exc:
         print(f"lifecycle run: {missing_extra(exc)}", file=sys.stderr)
         return 2
@@ -169,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
     except RunError as exc:
         print(f"lifecycle run: {exc}", file=sys.stderr)
         return exc.status
+    except SessionFault as exc:
+        print(f"lifecycle run: the trading session failed: {exc} (the traceback and the "
+              "last-resort cancel's outcome are in the log above)", file=sys.stderr)
+        return 1
     except (NotAJournal, JournalCorrupt, ReplayDivergence, TimeWentBackwards, OSError) as exc:
         print(f"lifecycle run: --journal {args.journal}: {exc}", file=sys.stderr)
         return 2

@@ -27,8 +27,10 @@ Failing (an exception out of the session's tasks, i.e. a fault of the tracker's
 or its host's, not a setting): one last-resort cancel of every order of ours,
 bounded by :data:`LAST_RESORT_S` and shielded from the cancellation under way,
 goes straight to the adapter (the engine, the runtime or the journal may be
-what failed); the dead man's switch, when armed, is left armed as a second
-net; the exception is logged with its traceback and raised again.
+what failed), by cloid where the order has one; the dead man's switch, when
+armed, is left armed as a second net; the exception is logged with its
+traceback and a :class:`SessionFault` caused by it is raised
+(``lifecycle run`` exits 1).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ import httpx
 from lifecycle.config import LifecycleConfig
 from lifecycle.core.commands import CancelOrder, ModifyOrder
 from lifecycle.core.ids import CloidFactory
-from lifecycle.core.states import OURS
+from lifecycle.core.states import DISCOVERED, OURS
+from lifecycle.engine import Engine
 from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
 from lifecycle.runtime import Runtime, RuntimeConfig, current_time
 from lifecycle.runtime.adapter import CommandResult
@@ -71,8 +74,8 @@ from .wire import MetaAnswer, PerpDexInfo, decode
 from .ws import WsSession, user_subscriptions, ws_url
 
 __all__ = [
-    "JOURNAL_POLICY", "LAST_RESORT_S", "RunError", "Settings", "WallClockLoop", "last_resort",
-    "trade",
+    "JOURNAL_POLICY", "LAST_RESORT_S", "RunError", "SessionFault", "Settings", "WallClockLoop",
+    "last_resort", "trade",
 ]
 
 log = logging.getLogger("lifecycle.hyperliquid.run")
@@ -85,6 +88,13 @@ JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
 WS_READY_S = 20.0
 #: The longest wait for the last-resort cancel after the session failed.
 LAST_RESORT_S = 10.0
+
+
+class SessionFault(Exception):
+    """The trading session failed (not a setting); its cause is the original exception.
+
+    Raised after the last-resort cancel was tried and the traceback logged.
+    """
 
 
 class RunError(Exception):
@@ -273,7 +283,10 @@ async def trade(settings: Settings, client: httpx.AsyncClient) -> int:
     try:
         return await _serve(settings, engine, runtime, adapter, session, touch, rest, sign)
     finally:
-        engine.close()
+        try:
+            engine.close()
+        except Exception:  # must not replace what ended the session
+            log.exception("the journal did not close cleanly")
 
 
 async def _serve(
@@ -332,9 +345,7 @@ async def _serve(
             except Exception as exc:
                 await last_resort(engine, adapter, exc, armed=deadman is not None)
                 failure = _sole(exc)
-                failure.add_note("lifecycle run: a last-resort cancel of our orders was tried "
-                                 "(its outcome is in the log above)")
-                raise failure from None
+                raise SessionFault(_sole_text(failure)) from failure
             if deadman is not None:
                 await deadman.clear()
     finally:
@@ -354,35 +365,49 @@ async def _serve(
 
 
 async def last_resort(
-    engine: JournaledEngine, adapter: HyperliquidAdapter, exc: BaseException, *, armed: bool
+    engine: Engine, adapter: HyperliquidAdapter, exc: BaseException, *, armed: bool
 ) -> None:
     """After the session failed with ``exc``: cancel every order of ours once (module docstring).
 
-    Never raises: what it could not do is logged.
+    Cancels by cloid whenever the order has one: a modify under way may already
+    have replaced the oid the engine holds, and the replacement keeps the
+    cloid. Orphans found on the book that carry our namespace are cancelled
+    by oid. Never raises: what it could not do is logged.
     """
-    ours = [o for o in engine.registry if o.state in OURS]
-    # The traceback is the caller's to show (it raises ``exc`` again): one line here.
-    log.critical("the trading session failed (%s); cancelling the %d order(s) of ours once, "
-                 "straight through the adapter%s", _sole_text(exc), len(ours),
-                 "; the dead man's switch stays armed" if armed else "")
-    if not ours:
-        return
-    cancels = [CancelOrder(cloid=o.cloid, oid=o.oid) for o in ours]
-    with anyio.move_on_after(LAST_RESORT_S, shield=True) as waited:
-        try:
-            results = await adapter.cancel(cancels)
-        except Exception:
-            log.exception("the last-resort cancel failed")
+    try:
+        cancels = _last_cancels(engine)
+        log.critical("the trading session failed (%s); cancelling the %d order(s) of ours "
+                     "once, straight through the adapter%s", _sole_text(exc), len(cancels),
+                     "; the dead man's switch stays armed" if armed else "", exc_info=exc)
+        if not cancels or adapter.dry_run:
             return
-    if waited.cancelled_caught:
-        log.error("the last-resort cancel had no answer within %g s", LAST_RESORT_S)
-        return
-    refused = [(c, _why(r)) for c, r in zip(cancels, results, strict=True) if _why(r)]
-    for cancel, why in refused:
-        log.error("last-resort cancel of %s (oid %s) not done: %s", cancel.cloid, cancel.oid,
-                  why)
-    log.critical("last-resort cancel: %d of %d accepted; check the account for resting orders",
-                 len(cancels) - len(refused), len(cancels))
+        with anyio.move_on_after(LAST_RESORT_S, shield=True) as waited:
+            results = await adapter.cancel(cancels)
+        if waited.cancelled_caught:
+            log.error("the last-resort cancel had no answer within %g s", LAST_RESORT_S)
+            return
+        refused = [(c, _why(r)) for c, r in zip(cancels, results, strict=True) if _why(r)]
+        for cancel, why in refused:
+            log.error("last-resort cancel of %s (oid %s) not done: %s", cancel.cloid,
+                      cancel.oid, why)
+        log.critical("last-resort cancel: %d of %d accepted; check the account for resting "
+                     "orders", len(cancels) - len(refused), len(cancels))
+    except Exception:
+        log.exception("the last-resort cancel failed")
+
+
+def _last_cancels(engine: Engine) -> list[CancelOrder]:
+    """One cancel per order of ours: by cloid when it has one, else by oid."""
+    owns = engine.cloids.owns
+    cancels = []
+    for order in engine.registry:
+        if order.state in OURS and order.cloid is not None:
+            cancels.append(CancelOrder(cloid=order.cloid, oid=None))
+        elif order.oid is not None and (
+            order.state in OURS or (order.state in DISCOVERED and owns(order.cloid))
+        ):
+            cancels.append(CancelOrder(cloid=None, oid=order.oid))
+    return cancels
 
 
 def _why(result: CommandResult) -> str:
