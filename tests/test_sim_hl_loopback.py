@@ -9,6 +9,7 @@ without its wall time) to show they repeat.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -99,6 +100,9 @@ def test_a_restart_from_the_journal_over_the_wire_is_clean_and_repeats(
     assert restart is not None and restart.from_journal
     assert restart.at_s == 120.0 and restart.downtime_s == downtime_s
     assert restart.inputs_replayed > 50 and restart.orders_restored > 0
+    # Both lives' runtimes are counted: as many syncs as a run without the crash, near enough.
+    unbroken = run_simulation(dataclasses.replace(spec, restart_at_s=None))
+    assert report.runtime.syncs >= 0.8 * unbroken.runtime.syncs
     assert comparable(run_simulation(spec)) == comparable(report)
 
 

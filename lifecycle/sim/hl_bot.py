@@ -59,9 +59,9 @@ from lifecycle.journal import (
     JournaledEngine,
     journal_path,
 )
-from lifecycle.runtime import Runtime, clock, current_time
+from lifecycle.runtime import Runtime, RuntimeStats, clock, current_time
 from lifecycle.runtime.fills import catch_up_start
-from lifecycle.sim.bot import _runtime_config
+from lifecycle.sim.bot import _merged, _runtime_config
 from lifecycle.sim.hl_truth import HlVenue, applied_in_trade_ids
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
@@ -163,8 +163,8 @@ async def simulate_on_loopback(
             await life.until_crash(engine, referee, spec.restart_at_s)
             engine, restart = await _come_back(spec, config, engine, referee, journal_dir, start,
                                                pause)
-        runtime, end, interrupted_at = await life.to_the_end(engine, referee, horizon(profile),
-                                                             restart)
+        _, end, interrupted_at = await life.to_the_end(engine, referee, horizon(profile),
+                                                       restart)
     finally:
         await loopback.close()
     if isinstance(engine, JournaledEngine):
@@ -173,7 +173,8 @@ async def simulate_on_loopback(
         spec.progress(spec.duration_s, spec.duration_s)
     referee.close(end)
     referee.applied = applied_in_trade_ids(venue.truth, referee.applied)
-    report = _report(spec, profile, config, engine, venue, runtime.stats, referee, end - start)
+    report = _report(spec, profile, config, engine, venue, _merged(life.stats), referee,
+                     end - start)
     report.restart = restart
     if interrupted_at is not None:
         report.interrupted_at_s = interrupted_at
@@ -242,6 +243,8 @@ class _Life:
         self.url, self.signer, self.sim = url, signer, sim
         self.start, self.pause = start, pause
         self.lives = 0
+        #: Each life's runtime counters, added up in the report.
+        self.stats: list[RuntimeStats] = []
 
     async def until_crash(self, engine: Engine, referee: _Referee, at_s: float) -> None:
         """Quote until ``at_s`` into the run, then stop abruptly: every task cancelled,
@@ -335,6 +338,7 @@ class _Life:
         )
         runtime = Runtime(engine, adapter, _runtime_config(spec, self.profile),
                           observer=referee, rng=random.Random(f"{tag}/runtime"))
+        self.stats.append(runtime.stats)
         rest.on_rate_limited = _backoff_hook(runtime)
         progress, start = spec.progress, self.start
         # Registered even without a listener, as the simulated bot does: the run must
