@@ -42,10 +42,12 @@ def test_recovery_at_info_does_not_repeat_the_runs_sync_lines(
     assert caplog.text.count(SYNC_LINE) == 3  # the run itself logs them
     caplog.clear()
     recovered = JournaledEngine.recover(tmp_path, 10.0)
-    recovered.close()
     assert recovered.recovery is not None and recovered.recovery.inputs >= 5
     assert SYNC_LINE not in caplog.text
-    # The loggers log INFO again after it.
+    # After it, the recovered engine's own syncs log again.
+    recovered.handle_snapshot(OpenOrdersSnapshot(taken_at=12.0, orders=()), 12.0)
+    recovered.close()
+    assert "safety sync BTC: 0 exchange orders" in caplog.text
     assert all(logging.getLogger(n).getEffectiveLevel() == logging.INFO
                for n in REPEATED_LOGGERS)
 

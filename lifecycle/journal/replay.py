@@ -28,8 +28,10 @@ and with ``partial_tail`` lets the last call's outcome run past the journal's
 
 The engine's, the reconciler's and the safety sync's INFO lines were logged
 when the run happened; a replay would only repeat them, thousands of lines
-at a restart. So while it runs, those loggers (:data:`REPEATED_LOGGERS`) log
-warnings and worse only, unless DEBUG is asked for, which keeps everything.
+at a restart. So while it runs, a filter on those loggers
+(:data:`REPEATED_LOGGERS`) lets through warnings and worse only, unless DEBUG
+is asked for, which keeps everything; a context variable scopes it to the
+replay's own thread or task.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,20 +57,33 @@ __all__ = ["REPEATED_LOGGERS", "ReplayResult", "replay"]
 REPEATED_LOGGERS = ("lifecycle.engine", "lifecycle.reconciler", "lifecycle.safety_sync")
 
 
+class _RepeatsFilter(logging.Filter):
+    """Drops the INFO (and lower) lines of a replay in progress, unless DEBUG is asked for.
+
+    Scoped by a context variable, not by logger levels: a replay in one thread or
+    task leaves the lines of live engines elsewhere in the process alone.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _REPLAYING.get() or record.levelno >= logging.WARNING:
+            return True
+        return logging.getLogger(record.name).getEffectiveLevel() <= logging.DEBUG
+
+
+_REPLAYING: ContextVar[bool] = ContextVar("lifecycle_replaying", default=False)
+_FILTER = _RepeatsFilter()
+for _name in REPEATED_LOGGERS:
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
 @contextmanager
 def _repeats_quiet() -> Iterator[None]:
-    """Raise :data:`REPEATED_LOGGERS` that log INFO to WARNING, for the block's length."""
-    raised = []
-    for name in REPEATED_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() == logging.INFO:
-            raised.append((logger, logger.level))
-            logger.setLevel(logging.WARNING)
+    """Mark this context as replaying for the block's length (see :class:`_RepeatsFilter`)."""
+    token = _REPLAYING.set(True)
     try:
         yield
     finally:
-        for logger, level in raised:
-            logger.setLevel(level)
+        _REPLAYING.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
