@@ -59,6 +59,9 @@ _INTEGER_EXPONENT: Final = MAX_SIGNIFICANT_FIGURES - 1
 # Beyond this adjusted exponent a quantize could exceed the context's 28 digits
 # (and raise); such values take the Decimal functions' own path.
 _LARGEST_FAST_EXPONENT: Final = 20
+# The default decimal context's precision: a size truncated to ``sz_decimals``
+# places needs ``adjusted + 1 + sz_decimals`` of these digits.
+_CONTEXT_DIGITS: Final = 28
 _NAN: Final = Decimal("NaN")
 
 _K = TypeVar("_K")
@@ -131,6 +134,7 @@ class Grid:
     __slots__ = (
         "_asks",
         "_bids",
+        "_largest_fast_size",
         "_lot_scale",
         "_prices",
         "_sizes",
@@ -151,6 +155,10 @@ class Grid:
         self.sz_decimals = rules.sz_decimals
         self._unit_scale: int = 10**rules.max_decimals
         self._lot_scale: int = 10**rules.sz_decimals
+        # Past this adjusted exponent truncate_size would raise: take its path.
+        self._largest_fast_size: int = min(
+            _LARGEST_FAST_EXPONENT, _CONTEXT_DIGITS - 1 - rules.sz_decimals
+        )
         # Level prices already rounded, per direction: price -> units.
         self._bids: dict[Decimal, int] = {}
         self._asks: dict[Decimal, int] = {}
@@ -218,7 +226,7 @@ class Grid:
             isinstance(size, Decimal)
             and size.is_finite()
             and size > 0
-            and size.adjusted() <= _LARGEST_FAST_EXPONENT
+            and size.adjusted() <= self._largest_fast_size
         ):
             num, den = size.as_integer_ratio()
             lots = num * self._lot_scale // den
