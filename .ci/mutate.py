@@ -28,10 +28,15 @@ Steps: check the setup; remove the verdicts of an earlier run unless `--resume` 
 it); choose the mutants (every mutant of the chosen modules, those matching `--match`, a
 seeded sample of N, or the last run's survivors); run `mutmut run`, passing its progress
 on; read the verdicts back from `mutants/**/*.meta`; print each survivor with the lines it
-changes and the score per module (`mutate_report.py`).
+changes and the score per module (`mutate_report.py`). Survivors recorded in
+`.ci/mutation_judged.txt` as equivalent or wording-only (while they still make the recorded
+change) are listed apart, after the unexplained ones.
 
 Exit status: 0 whatever survives; 1 when `--fail-under` is given and the score is below
-it; 2 on a setup error, a failing clean test run inside mutmut included.
+it (the score of every mutant with a verdict: killed and timed out over all of them; with
+`--unexplained-only`, the score that leaves out judged and wording-only survivors, so that
+only unexplained survivors count against it); 2 on a setup error, a failing clean test run
+inside mutmut or a malformed `mutation_judged.txt` included.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mutate_report import Tally, module_of, report
+from mutate_report import JUDGED_FILE, Judgement, Tally, load_judgements, module_of, report
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("core", "engine", "policy")
@@ -90,8 +95,8 @@ LONG_SESSIONS = (
 )
 # A subprocess (or pytester) imports the installed package, not the mutants: the CLI tests,
 # the README's commands, the plugins' pytester runs. A scan of the source files reads the
-# trampolines; the documentation is built from mkdocs.yml and docs/, which the copy lacks.
-# None of them can judge a mutant.
+# trampolines; the documentation is built from mkdocs.yml and docs/, which the copy lacks;
+# the report's own tests read .ci/, which the copy lacks too. None of them can judge a mutant.
 BLIND_TESTS = (
     "tests/test_cli*.py",
     "tests/test_readme.py",
@@ -100,6 +105,7 @@ BLIND_TESTS = (
     "tests/test_transition_mutation.py",
     "tests/test_layers.py",
     "tests/test_docs.py",
+    "tests/test_mutate_report.py",
 )
 BLIND_NODES = (
     "tests/test_ratelimit.py::test_simulation_with_one_second_syncs_under_harsh_faults_ends",
@@ -161,7 +167,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--names-only", action="store_true",
                         help="print each survivor's name without the lines it changes")
     parser.add_argument("--fail-under", type=float, metavar="PCT",
-                        help="exit 1 when the score of the chosen mutants is below PCT")
+                        help="exit 1 when the score of the chosen mutants (killed and timed "
+                             "out over all with a verdict) is below PCT")
+    parser.add_argument("--unexplained-only", action="store_true",
+                        help="with --fail-under: compare the score that leaves out the "
+                             f"survivors judged in {JUDGED_FILE.name} and the wording-only "
+                             "ones (the report's 'sans' column)")
     args = parser.parse_args(argv)
     modules = {m.strip() for m in args.modules.split(",") if m.strip()}
     unknown = sorted(modules - set(MODULES))
@@ -175,6 +186,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     if args.fail_under is not None and not 0 <= args.fail_under <= 100:
         parser.error(f"--fail-under is a percentage from 0 to 100, not {args.fail_under}")
+    if args.unexplained_only and args.fail_under is None:
+        parser.error("--unexplained-only applies to --fail-under, which is not given")
     return args
 
 
@@ -384,13 +397,19 @@ def run_mutmut(executable: Path, names: Sequence[str], jobs: int) -> None:
                          "run, tests that cannot see the mutants, or an interrupted run)")
 
 
-def show(args: argparse.Namespace, wanted: set[str] | None) -> Tally:
+def show(args: argparse.Namespace, wanted: set[str] | None,
+         judgements: dict[str, Judgement]) -> Tally:
     """Print the report of the mutants chosen by ``args`` (``wanted``: a sample's names)."""
     verdicts = read_verdicts(args.modules, args.match)
     if wanted is not None:
         verdicts = {name: verdicts.get(name) for name in wanted}
     scope = "the sample" if wanted is not None else ", ".join(args.match) or "every mutant"
-    return report(verdicts, args.modules, scope, args.names_only)
+    return report(verdicts, args.modules, scope, args.names_only, judgements)
+
+
+def gate_score(total: Tally, unexplained_only: bool) -> float | None:
+    """The score `--fail-under` compares: every survivor counts, or only unexplained ones."""
+    return total.unexplained_score() if unexplained_only else total.score()
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -404,6 +423,10 @@ def main(argv: Sequence[str]) -> int:
     started = time.monotonic()
     try:
         executable = check_setup()
+        try:  # read before the run, so that a malformed line does not wait for its end
+            judgements = load_judgements()
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
         if args.list:
             names = enumerate_mutants(args.modules, args.match)
             for m in args.modules:
@@ -433,13 +456,15 @@ def main(argv: Sequence[str]) -> int:
         return 2
     except Interrupted:
         say("interrupted: the verdicts so far are kept (--resume goes on from them)")
-        show(args, todo.wanted)
+        show(args, todo.wanted, judgements)
         return 130
-    total = show(args, todo.wanted)
+    total = show(args, todo.wanted, judgements)
     say(f"done in {time.monotonic() - started:.0f} s")
-    score = total.score()
+    score = gate_score(total, args.unexplained_only)
     if args.fail_under is not None and (score is None or score < args.fail_under):
-        say(f"the score is under --fail-under {args.fail_under}")
+        which = ("the score without judged and wording survivors" if args.unexplained_only
+                 else "the score")
+        say(f"{which} is under --fail-under {args.fail_under}")
         return 1
     return 0
 
