@@ -114,6 +114,17 @@ def test_an_observer_of_every_machine_hears_every_fired_move(everywhere: Recorde
     assert everywhere.refused == []
 
 
+# Once it stops observing, an observer of every machine hears nothing more; stopping one
+# that never observed is no error.
+def test_an_observer_that_stopped_observing_every_machine_hears_nothing_more() -> None:
+    recorder = Recorder()
+    stop_observing_all(recorder)  # not observing: nothing to undo
+    observe_all(recorder)
+    stop_observing_all(recorder)
+    OrderMachine().fire(pending(), T.SUBMIT, 1.0)
+    assert recorder.fired == []
+
+
 # --- a tombstone tracked again ------------------------------------------------------------
 
 

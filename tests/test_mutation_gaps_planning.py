@@ -119,3 +119,12 @@ def test_the_cancel_all_warning_names_the_side_that_drifted(
     assert warnings[0].getMessage().startswith(
         "large drift forcing a full replace: sell orders 1.00 bps from every target"
     )
+
+
+# A plan hands out each side's plan by the side's name.
+def test_a_plan_gives_the_bids_plan_for_buy_and_the_asks_plan_for_sell() -> None:
+    plan = Plan(
+        bids=SidePlan(side=Side.BUY, decision=Decision.SKIP),
+        asks=SidePlan(side=Side.SELL, decision=Decision.SKIP),
+    )
+    assert plan.side(Side.BUY) is plan.bids and plan.side(Side.SELL) is plan.asks
