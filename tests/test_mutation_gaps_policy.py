@@ -277,11 +277,23 @@ def test_asset_rules_name_the_field_they_refuse() -> None:
 
 def test_each_cycle_logs_one_line_per_side(caplog: pytest.LogCaptureFixture) -> None:
     # Kills `self._log(plan)` -> `self._log(None)` in Reconciler.apply (it reads the plan
-    # only when INFO is on).
-    caplog.set_level(logging.INFO, logger="lifecycle.reconciler")
+    # only when its logger is on). A side that sends something logs at INFO, a side that
+    # keeps every order at DEBUG: a bot quoting every second is not flooded at INFO.
+    caplog.set_level(logging.DEBUG, logger="lifecycle.reconciler")
     live = engine()
     live.set_targets(Ladder(bids=(Level(price=D(99), size=D(1)),)),
                      Book(best_bid=D(99), best_ask=D(101), at=0.0), 0.0)
     records = [r for r in caplog.records if r.name == "lifecycle.reconciler"]
-    assert [(r.__dict__["side"], r.__dict__["places"]) for r in records] == [("buy", 1),
-                                                                              ("sell", 0)]
+    assert [(r.__dict__["side"], r.__dict__["places"], r.__dict__["decision"], r.levelno)
+            for r in records] == [("buy", 1, "update", logging.INFO),
+                                  ("sell", 0, "keep", logging.DEBUG)]
+    # The next cycle keeps the order on both sides: nothing at INFO.
+    live.commands_to_send()
+    (order,) = [o for o in live.registry if o.state is OrderState.EXPECTED]
+    live.handle(OrderAccepted(cloid=order.cloid, oid=Oid(12)), 0.5)
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="lifecycle.reconciler")
+    plan = live.set_targets(Ladder(bids=(Level(price=D(99), size=D(1)),)),
+                            Book(best_bid=D(99), best_ask=D(101), at=1.0), 1.0)
+    assert plan.bids.decision.value == plan.asks.decision.value == "keep"
+    assert [r for r in caplog.records if r.name == "lifecycle.reconciler"] == []

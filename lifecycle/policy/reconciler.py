@@ -72,7 +72,8 @@ is matched at the price and size its modify asked for, which the reconciler
 remembers, so a modify in flight is not mistaken for a stale order and
 cancelled the cycle after it was sent.
 
-:meth:`Reconciler.apply` logs one INFO line per side per cycle, with the
+:meth:`Reconciler.apply` logs one line per side per cycle (INFO when the side
+sends something or the cycle was skipped, DEBUG when it keeps every order), with the
 structured fields ``side``, ``working``, ``targets``, ``max_drift_bps`` and
 ``decision`` (and the counts sent) in ``extra``, and a WARNING for each
 cancel-all with the drift that forced it.
@@ -309,11 +310,17 @@ class Reconciler:
             del self._asked[key]
 
     def _log(self, plan: Plan) -> None:
-        if not log.isEnabledFor(logging.INFO):
+        # A side that keeps every order says so at DEBUG: a bot quoting every second
+        # would otherwise log two lines a second of nothing happening.
+        if not log.isEnabledFor(logging.INFO):  # neither level is on
             return
         for side_plan in (plan.bids, plan.asks):
+            level = logging.DEBUG if side_plan.decision is Decision.KEEP else logging.INFO
+            if not log.isEnabledFor(level):
+                continue
             drift = side_plan.max_drift_bps
-            log.info(
+            log.log(
+                level,
                 "reconcile %s: %s; %d working, %d targets, max drift %s bps; "
                 "%d places, %d modifies, %d cancels, %d latched%s",
                 side_plan.side.value,
