@@ -297,3 +297,23 @@ def test_each_cycle_logs_one_line_per_side(caplog: pytest.LogCaptureFixture) -> 
                             Book(best_bid=D(99), best_ask=D(101), at=1.0), 1.0)
     assert plan.bids.decision.value == plan.asks.decision.value == "keep"
     assert [r for r in caplog.records if r.name == "lifecycle.reconciler"] == []
+
+
+def test_a_cycle_line_at_info_names_the_side_that_sends_and_its_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Bids keep their order (DEBUG, not shown at INFO); asks place one: its line follows.
+    live = engine()
+    bids = Ladder(bids=(Level(price=D(99), size=D(1)),))
+    live.set_targets(bids, Book(best_bid=D(99), best_ask=D(101), at=0.0), 0.0)
+    live.commands_to_send()
+    (order,) = [o for o in live.registry if o.state is OrderState.EXPECTED]
+    live.handle(OrderAccepted(cloid=order.cloid, oid=Oid(12)), 0.5)
+    caplog.set_level(logging.INFO, logger="lifecycle.reconciler")
+    live.set_targets(Ladder(bids=bids.bids, asks=(Level(price=D(101), size=D(2)),)),
+                     Book(best_bid=D(99), best_ask=D(101), at=1.0), 1.0)
+    (line,) = [r for r in caplog.records if r.name == "lifecycle.reconciler"]
+    assert line.getMessage() == ("reconcile sell: update; 0 working, 1 targets, max drift - "
+                                 "bps; 1 places, 0 modifies, 0 cancels, 0 latched")
+    assert {k: line.__dict__[k] for k in ("places", "modifies", "cancels", "latched")} == {
+        "places": 1, "modifies": 0, "cancels": 0, "latched": 0}
