@@ -75,7 +75,7 @@ from .ws import WsSession, user_subscriptions, ws_url
 
 __all__ = [
     "JOURNAL_POLICY", "LAST_RESORT_S", "RunError", "SessionFault", "Settings", "WallClockLoop",
-    "last_resort", "trade",
+    "after_restart", "backoff_hook", "last_resort", "order_terms", "trade",
 ]
 
 log = logging.getLogger("lifecycle.hyperliquid.run")
@@ -265,21 +265,14 @@ async def trade(settings: Settings, client: httpx.AsyncClient) -> int:
         if runtime is not None:
             runtime.notify_reconnect(down_since)
 
-    def terms(cmd: ModifyOrder) -> OrderTerms | None:
-        order = engine.registry.find(cmd.cloid, cmd.oid)
-        return None if order is None else OrderTerms(side=order.side)
-
     adapter = HyperliquidAdapter(
         rest, sign, asset, user, stream=session, dry_run=settings.dry_run,
-        on_reconnect=reconnected, on_market=touch.on_market, terms=terms,
+        on_reconnect=reconnected, on_market=touch.on_market, terms=order_terms(engine),
     )
     runtime = Runtime(engine, adapter, RuntimeConfig.from_config(config))
-    rest.on_rate_limited = _backoff_hook(runtime)
+    rest.on_rate_limited = backoff_hook(runtime)
     if recovered:
-        now = current_time()
-        adapter.codec.credits.restore(credits_from_engine(engine, now))
-        since = engine.recovery.first_at if engine.recovery is not None else None
-        runtime.catch_up(now if since is None else catch_up_start(engine, since, now))
+        after_restart(engine, adapter, runtime, current_time())
     try:
         return await _serve(settings, engine, runtime, adapter, session, touch, rest, sign)
     finally:
@@ -436,7 +429,33 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
-def _backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:
+def order_terms(engine: Engine) -> Callable[[ModifyOrder], OrderTerms | None]:
+    """The adapter's ``terms``: what a modify needs of its order (its side), from ``engine``."""
+
+    def terms(cmd: ModifyOrder) -> OrderTerms | None:
+        order = engine.registry.find(cmd.cloid, cmd.oid)
+        return None if order is None else OrderTerms(side=order.side)
+
+    return terms
+
+
+def after_restart(
+    engine: Engine, adapter: HyperliquidAdapter, runtime: Runtime, now: float
+) -> None:
+    """What a bot does when it comes back, before its runtime starts.
+
+    With an engine recovered from its journal: the immediate-fill credits are
+    rebuilt from it and the fills are fetched again from the journal's start
+    (no further back than the fill ledger remembers); without one, from ``now``.
+    """
+    recovery = engine.recovery if isinstance(engine, JournaledEngine) else None
+    if recovery is not None:
+        adapter.codec.credits.restore(credits_from_engine(engine, now))
+    since = None if recovery is None else recovery.first_at
+    runtime.catch_up(now if since is None else catch_up_start(engine, since, now))
+
+
+def backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:
     """Tell the runtime's backoff of every rate-limited ``/info`` try (``/exchange``'s
     refusals reach it through the results)."""
 

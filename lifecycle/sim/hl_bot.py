@@ -48,21 +48,14 @@ import anyio
 import httpx
 
 from lifecycle.config import LifecycleConfig
-from lifecycle.core.commands import ModifyOrder
-from lifecycle.core.ids import CloidFactory
-from lifecycle.core.states import OrderState
 from lifecycle.engine.facade import Engine
 from lifecycle.journal import (
-    FlushMode,
-    FlushPolicy,
-    Journal,
     JournaledEngine,
-    journal_path,
 )
 from lifecycle.runtime import Runtime, RuntimeStats, clock, current_time
-from lifecycle.runtime.fills import catch_up_start
-from lifecycle.sim.bot import _merged, _runtime_config
+from lifecycle.sim.bot import _merged, _runtime_config, _Stopped
 from lifecycle.sim.hl_truth import HlVenue, applied_in_trade_ids
+from lifecycle.sim.lives import come_back, crash, first_engine
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
 from lifecycle.sim.spec import ScheduledFault, SimulationSpec
@@ -70,30 +63,36 @@ from lifecycle.sim.spec import ScheduledFault, SimulationSpec
 if TYPE_CHECKING:
     # The package is installed as ``lifecycle.adapters`` (setup.cfg package_dir);
     # mypy checks it from its source directory under its own name.
-    from adapters.hyperliquid.actions import OrderTerms
     from adapters.hyperliquid.adapter import HyperliquidAdapter
-    from adapters.hyperliquid.adapter_credits import credits_from_engine
     from adapters.hyperliquid.loopback import DEFAULT_MARKETS, LoopbackExchange, MarketSpec
     from adapters.hyperliquid.nonces import NonceSource
-    from adapters.hyperliquid.rest import L1ActionSigner, RestClient, RestOutcome
+    from adapters.hyperliquid.rest import L1ActionSigner, RestClient
     from adapters.hyperliquid.run_market import Touch, quote_forever
-    from adapters.hyperliquid.run_session import load_asset
+    from adapters.hyperliquid.run_session import (
+        after_restart,
+        backoff_hook,
+        load_asset,
+        order_terms,
+    )
     from adapters.hyperliquid.signing import Signer
     from adapters.hyperliquid.ws import WsSession, user_subscriptions, ws_url
     from adapters.simulated import FaultProfile, SimulatedExchange
 else:
-    from lifecycle.adapters.hyperliquid.actions import OrderTerms
     from lifecycle.adapters.hyperliquid.adapter import HyperliquidAdapter
-    from lifecycle.adapters.hyperliquid.adapter_credits import credits_from_engine
     from lifecycle.adapters.hyperliquid.loopback import (
         DEFAULT_MARKETS,
         LoopbackExchange,
         MarketSpec,
     )
     from lifecycle.adapters.hyperliquid.nonces import NonceSource
-    from lifecycle.adapters.hyperliquid.rest import L1ActionSigner, RestClient, RestOutcome
+    from lifecycle.adapters.hyperliquid.rest import L1ActionSigner, RestClient
     from lifecycle.adapters.hyperliquid.run_market import Touch, quote_forever
-    from lifecycle.adapters.hyperliquid.run_session import load_asset
+    from lifecycle.adapters.hyperliquid.run_session import (
+        after_restart,
+        backoff_hook,
+        load_asset,
+        order_terms,
+    )
     from lifecycle.adapters.hyperliquid.signing import Signer
     from lifecycle.adapters.hyperliquid.ws import WsSession, user_subscriptions, ws_url
     from lifecycle.adapters.simulated import FaultProfile, SimulatedExchange
@@ -108,7 +107,6 @@ _TEST_KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 _HTTP_TIMEOUT_S = 30.0
 #: The longest wait for the websocket's first subscription (virtual seconds).
 _WS_READY_S = 20.0
-_JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
 
 
 def _market(spec: SimulationSpec, coin: str) -> MarketSpec:
@@ -154,15 +152,17 @@ async def simulate_on_loopback(
     try:
         sim = loopback.simulated(user, coin)  # the account's desk starts with the market
         venue = HlVenue(loopback, sim, user, coin)
-        engine = _engine(config, journal_dir)
+        engine = first_engine(config, journal_dir)
         referee = _Referee(engine, venue)
         engine.machine.add_observer(referee)
         life = _Life(spec, profile, config, url, signer, sim, start, pause)
         if spec.restart_at_s is not None:
-            assert journal_dir is not None  # simulate() gives a temporary one
             await life.until_crash(engine, referee, spec.restart_at_s)
-            engine, restart = await _come_back(spec, config, engine, referee, journal_dir, start,
-                                               pause)
+            stopped = current_time()
+            lost = crash(engine, referee, stopped)
+            await pause(spec.downtime_s)
+            engine, restart = come_back(spec, config, journal_dir, referee, start=start,
+                                        stopped=stopped, back=current_time(), lost=lost)
         _, end, interrupted_at = await life.to_the_end(engine, referee, horizon(profile),
                                                        restart)
     finally:
@@ -179,50 +179,6 @@ async def simulate_on_loopback(
     if interrupted_at is not None:
         report.interrupted_at_s = interrupted_at
     return report
-
-
-def _engine(config: LifecycleConfig, journal_dir: Path | None) -> Engine:
-    cloids = CloidFactory(config.orders.namespace, run_id=1)
-    if journal_dir is None:
-        return Engine(config, cloids=cloids)
-    return JournaledEngine(Journal.in_dir(journal_dir, _JOURNAL_POLICY), config, cloids=cloids)
-
-
-class _Stopped(Exception):
-    """Ends the first bot's life abruptly (a crash)."""
-
-
-async def _come_back(
-    spec: SimulationSpec,
-    config: LifecycleConfig,
-    engine: Engine,
-    referee: _Referee,
-    journal_dir: Path,
-    start: float,
-    pause: Callable[[float], Awaitable[None]],
-) -> tuple[Engine, RestartInfo]:
-    """After the crash: the downtime, then the second bot's engine (module docstring)."""
-    stopped = current_time()
-    lost = engine.journal.abandon() if isinstance(engine, JournaledEngine) else 0
-    referee.suspend(stopped)
-    await pause(spec.downtime_s)
-    back = current_time()
-    inputs = 0
-    if spec.restart_from_journal:
-        engine = JournaledEngine.recover(journal_dir, back, policy=_JOURNAL_POLICY)
-        inputs = engine.recovery.inputs if engine.recovery is not None else 0
-    else:
-        engine = Engine(config, cloids=CloidFactory(config.orders.namespace, run_id=2))
-    referee.resume(engine, back)
-    return engine, RestartInfo(
-        at_s=stopped - start,
-        downtime_s=back - stopped,
-        from_journal=isinstance(engine, JournaledEngine),
-        records_lost=lost,
-        inputs_replayed=inputs,
-        orders_restored=sum(1 for o in engine.registry if o.state is not OrderState.GONE),
-        journal=journal_path(journal_dir) if spec.journal_dir is not None else None,
-    )
 
 
 class _Life:
@@ -328,18 +284,15 @@ class _Life:
             if runtime is not None:
                 runtime.notify_reconnect(down_since)
 
-        def terms(cmd: ModifyOrder) -> OrderTerms | None:
-            order = engine.registry.find(cmd.cloid, cmd.oid)
-            return None if order is None else OrderTerms(side=order.side)
-
         adapter = HyperliquidAdapter(
             rest, L1ActionSigner(self.signer, is_mainnet=False), asset, user, stream=session,
-            on_reconnect=reconnected, on_market=touch.on_market, terms=terms, now=clock(),
+            on_reconnect=reconnected, on_market=touch.on_market, terms=order_terms(engine),
+            now=clock(),
         )
         runtime = Runtime(engine, adapter, _runtime_config(spec, self.profile),
                           observer=referee, rng=random.Random(f"{tag}/runtime"))
         self.stats.append(runtime.stats)
-        rest.on_rate_limited = _backoff_hook(runtime)
+        rest.on_rate_limited = backoff_hook(runtime)
         progress, start = spec.progress, self.start
         # Registered even without a listener, as the simulated bot does: the run must
         # not depend on whether progress is shown.
@@ -351,24 +304,8 @@ class _Life:
             if faults[0] <= fault.at_s < faults[1]:
                 runtime.call_at(start + fault.at_s, _injector(fault, self.sim))
         if restart is not None:
-            back = current_time()
-            recovery = engine.recovery if isinstance(engine, JournaledEngine) else None
-            if recovery is not None:
-                adapter.codec.credits.restore(credits_from_engine(engine, back))
-            since = recovery.first_at if recovery is not None else None
-            runtime.catch_up(back if since is None else catch_up_start(engine, since, back))
+            after_restart(engine, adapter, runtime, current_time())
         return runtime, session, touch
-
-
-def _backoff_hook(runtime: Runtime) -> Callable[[RestOutcome], None]:
-    """Tell the runtime's backoff of every rate-limited ``/info`` try, as ``lifecycle run``
-    does (``/exchange``'s refusals reach it through the results)."""
-
-    def heard(outcome: RestOutcome) -> None:
-        if outcome.endpoint == "info":
-            runtime.policies.refused(current_time())
-
-    return heard
 
 
 def _injector(fault: ScheduledFault, sim: SimulatedExchange) -> Callable[[float], None]:

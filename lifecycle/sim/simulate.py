@@ -60,12 +60,11 @@ from typing import TYPE_CHECKING
 
 from lifecycle.config import LifecycleConfig
 from lifecycle.core.ids import CloidFactory
-from lifecycle.core.states import OrderState
-from lifecycle.engine.facade import Engine
-from lifecycle.journal import FlushMode, FlushPolicy, Journal, JournaledEngine, journal_path
+from lifecycle.journal import JournaledEngine, journal_path
 from lifecycle.runtime import current_time, run_virtual, sleep
 from lifecycle.runtime.fills import catch_up_start
 from lifecycle.sim.bot import _Bot, _merged, _Stopped
+from lifecycle.sim.lives import come_back, crash, first_engine
 from lifecycle.sim.referee import _Referee
 from lifecycle.sim.report import RestartInfo, SimulationReport, _report
 from lifecycle.sim.spec import ADAPTERS, EPOCH_START, LOOPBACK, SimulationSpec
@@ -79,12 +78,6 @@ else:
 
 __all__ = ["StopRequest", "run_simulation", "write_diagram"]
 
-S = OrderState
-
-#: The journal's flush policy in a simulation: every call's records are written
-#: before the call returns (no command goes out before its record), without
-#: fsync: an abrupt stop is a process crash, not a power loss.
-_JOURNAL_POLICY = FlushPolicy(mode=FlushMode.EVERY_RECORD, fsync=False)
 #: Simulated seconds between two looks at a :class:`StopRequest`.
 _STOP_POLL_S = 1.0
 
@@ -148,13 +141,7 @@ async def _simulate(
         previous_run=CloidFactory(namespace, run_id=0) if spec.previous_orders else None,
         previous_orders=spec.previous_orders, foreign_orders=spec.foreign_orders,
     )
-    cloids = CloidFactory(namespace, run_id=1)
-    engine: Engine
-    if journal_dir is not None:
-        journal = Journal.in_dir(journal_dir, _JOURNAL_POLICY)
-        engine = JournaledEngine(journal, config, cloids=cloids)
-    else:
-        engine = Engine(config, cloids=cloids)
+    engine = first_engine(config, journal_dir)
     referee = _Referee(engine, exchange)
     engine.machine.add_observer(referee)
     bot = _Bot(spec, profile, exchange, referee, start)
@@ -171,32 +158,12 @@ async def _simulate(
             pass  # every task of the runtime was cancelled: nothing shut down gracefully
         stopped = current_time()
         exchange.inject_client_stop(stopped)
-        lost = engine.journal.abandon() if isinstance(engine, JournaledEngine) else 0
-        referee.suspend(stopped)
+        lost = crash(engine, referee, stopped)
         await _pause(spec.downtime_s, stop)
         back = current_time()
         exchange.inject_client_start(back)
-        inputs = 0
-        if spec.restart_from_journal and journal_dir is not None:
-            engine = JournaledEngine.recover(journal_dir, back, policy=_JOURNAL_POLICY)
-            inputs = engine.recovery.inputs if engine.recovery is not None else 0
-        else:
-            # A bot without a journal: it starts empty, as a new run would.
-            engine = Engine(config, cloids=CloidFactory(namespace, run_id=2))
-        referee.resume(engine, back)
-        restart = RestartInfo(
-            at_s=stopped - start,
-            downtime_s=back - stopped,
-            from_journal=isinstance(engine, JournaledEngine),
-            records_lost=lost,
-            inputs_replayed=inputs,
-            orders_restored=sum(1 for o in engine.registry if o.state is not S.GONE),
-            journal=(
-                journal_path(journal_dir)
-                if journal_dir is not None and spec.journal_dir is not None
-                else None
-            ),
-        )
+        engine, restart = come_back(spec, config, journal_dir, referee, start=start,
+                                    stopped=stopped, back=back, lost=lost)
         faults_from = spec.restart_at_s
 
     runtime = bot.runtime(engine, faults_from=faults_from, faults_until=float("inf"))
