@@ -10,6 +10,7 @@ from lifecycle.core.clock import ManualClock
 from lifecycle.core.events import OrderAccepted
 from lifecycle.core.ids import CloidFactory, Oid
 from lifecycle.core.order import Order, Side
+from lifecycle.core.states import OrderState, Trigger
 from lifecycle.engine.facade import Engine
 
 
@@ -46,6 +47,21 @@ class Session:
         order = self.resting(side, price, size)
         self.engine.on_timer(self.advance(self.engine.config.orders.protection_s))
         return order
+
+
+class Recorder:
+    """A transition observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[Order, OrderState, Trigger, OrderState, float]] = []
+        self.refused: list[tuple[Order, Trigger, float]] = []
+
+    def transition_fired(self, order: Order, source: OrderState, trigger: Trigger,
+                         dest: OrderState, now: float) -> None:
+        self.fired.append((order, source, trigger, dest, now))
+
+    def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
+        self.refused.append((order, trigger, now))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import Recorder
 from transitions import Machine
 
 from lifecycle.core.anomalies import AnomalyKind, AnomalyLog
@@ -175,21 +176,6 @@ def test_the_anomaly_log_keeps_the_last_thousand_and_counts_them_all(
 
 
 # --- the machine's observers, defaults and entry count -------------------------------------------
-
-
-class Recorder:
-    """A transition observer that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.fired: list[tuple[Order, OrderState, Trigger, OrderState, float]] = []
-        self.refused: list[tuple[Order, Trigger, float]] = []
-
-    def transition_fired(self, order: Order, source: OrderState, trigger: Trigger,
-                         dest: OrderState, now: float) -> None:
-        self.fired.append((order, source, trigger, dest, now))
-
-    def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
-        self.refused.append((order, trigger, now))
 
 
 def test_a_machines_observers_hear_every_fired_and_refused_trigger() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from conftest import Recorder
 
 from lifecycle.core.ids import CloidFactory
 from lifecycle.core.machine import (
@@ -29,21 +30,6 @@ T = Trigger
 def pending() -> Order:
     return Order(cloid=CloidFactory("more").next(), side=Side.SELL, price=Decimal(50),
                  size=Decimal(2), now=0.0)
-
-
-class Recorder:
-    """A transition observer that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.fired: list[tuple[Order, OrderState, Trigger, OrderState, float]] = []
-        self.refused: list[tuple[Order, Trigger, float]] = []
-
-    def transition_fired(self, order: Order, source: OrderState, trigger: Trigger,
-                         dest: OrderState, now: float) -> None:
-        self.fired.append((order, source, trigger, dest, now))
-
-    def transition_refused(self, order: Order, trigger: Trigger, now: float) -> None:
-        self.refused.append((order, trigger, now))
 
 
 @pytest.fixture
