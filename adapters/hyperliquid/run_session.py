@@ -379,7 +379,7 @@ async def last_resort(
         if waited.cancelled_caught:
             log.error("the last-resort cancel had no answer within %g s", LAST_RESORT_S)
             return
-        refused = [(c, _why(r)) for c, r in zip(cancels, results, strict=True) if _why(r)]
+        refused = [(c, why) for c, r in zip(cancels, results, strict=True) if (why := _why(r))]
         for cancel, why in refused:
             log.error("last-resort cancel of %s (oid %s) not done: %s", cancel.cloid,
                       cancel.oid, why)
